@@ -1,0 +1,31 @@
+// Config helpers and the embedded default.
+#include "common/config.h"
+
+#include "common/strings.h"
+
+namespace bulwark {
+
+bool Config::isLocalDomain(std::string_view domain) const {
+  for (const auto& local : local_domains) {
+    if (equalsIgnoreCase(local.name, domain)) return true;
+  }
+  return false;
+}
+
+const char* const kEmbeddedDefaultConfig = R"toml(# Bulwark embedded default configuration.
+# Data in ./var, SMTP on 127.0.0.1:2525 with STARTTLS (self-signed certificate generated on first
+# start), every local part of example.test delivered to ./var/mail/example.test/<localpart>/.
+data_dir = "./var"
+
+[[receive_connector]]
+name = "default"
+listen = "127.0.0.1:2525"
+tls = "starttls"
+auth = true
+
+[[local_domain]]
+name = "example.test"
+delivery = "maildir"
+)toml";
+
+}  // namespace bulwark
