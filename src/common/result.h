@@ -12,7 +12,12 @@ namespace bulwark {
 
 // What went wrong, in words an operator can act on. `code` is a short stable token for tests and
 // logs ("io", "corrupt", "syntax", ...); `message` is the human sentence.
+// Not an aggregate on purpose: C++20 parenthesised aggregate initialisation would make Error
+// constructible from any single string-like value, and Result<std::string> ambiguous.
 struct Error {
+  Error() = default;
+  Error(std::string error_code, std::string error_message)
+      : code(std::move(error_code)), message(std::move(error_message)) {}
   std::string code;
   std::string message;
 };

@@ -1,0 +1,142 @@
+// `bulwark serve`: loads the configuration (or the embedded default), prepares the data directory
+// (spool recovery, trace store, certificate), and runs the SMTP listeners and the queue runner
+// until SIGTERM or SIGINT.
+#include "app/commands.h"
+#include "app/message_intake.h"
+#include "app/queue_runner.h"
+#include "common/config_loader.h"
+#include "common/log.h"
+#include "net/self_signed.h"
+#include "smtp/server/smtp_server.h"
+
+#include <CLI/CLI.hpp>
+#include <signal.h>
+
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+namespace bulwark::app {
+namespace {
+
+struct ServeOptions {
+  std::string config_file;
+  unsigned threads = 0;
+};
+
+int serve(const ServeOptions& options) {
+  ConfigLoad load = options.config_file.empty()
+                        ? loadConfigText(kEmbeddedDefaultConfig, "<embedded default>")
+                        : loadConfigFile(options.config_file);
+  if (!load.ok()) {
+    std::cerr << formatProblems(options.config_file.empty() ? "<embedded default>"
+                                                            : options.config_file,
+                                load.problems);
+    return 1;
+  }
+  const Config& config = load.config;
+  log::Level level = log::Level::info;
+  log::parseLevel(config.log_level, level);
+  log::setLevel(level);
+
+  // Signals are taken by sigwait below; every thread started after this inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  std::error_code error;
+  for (const auto& directory : {config.data_dir, config.storeDirectory(), config.mailDirectory()}) {
+    std::filesystem::create_directories(directory, error);
+    if (error) {
+      log::error("cannot create {}: {}", directory.string(), error.message());
+      return 1;
+    }
+  }
+
+  smtp::ServerCertificate certificate{config.tls_certificate, config.tls_private_key};
+  if (config.tls_certificate.empty()) {
+    auto generated = net::ensureSelfSignedCertificate(config.tlsDirectory(), config.hostname);
+    if (!generated) {
+      log::error("cannot prepare the self-signed certificate: {}", generated.error().message);
+      return 1;
+    }
+    if (generated->generated) {
+      log::info("generated a self-signed certificate for {} in {}", config.hostname,
+                generated->certificate.string());
+    }
+    certificate = {generated->certificate, generated->private_key};
+  }
+
+  auto spool = queue::openFileSpool(config.queueDirectory());
+  if (!spool) {
+    log::error("cannot open the queue in {}: {}", config.queueDirectory().string(),
+               spool.error().message);
+    return 1;
+  }
+  auto trace = store::openSqliteTraceStore(config.storeDirectory() / "trace.sqlite");
+  if (!trace) {
+    log::error("cannot open the trace store: {}", trace.error().message);
+    return 1;
+  }
+  auto recovered = (*spool)->recover();
+  if (!recovered) {
+    log::error("queue recovery failed: {}", recovered.error().message);
+    return 1;
+  }
+  log::info("queue: {} message(s) to deliver, {} damaged moved to corrupt/, {} unacknowledged "
+            "removed", recovered->active.size(), recovered->corrupt.size(),
+            recovered->discarded.size());
+
+  QueueRunner runner(config, **spool, **trace);
+  MessageIntake intake(config, **spool, **trace, runner);
+  smtp::SmtpServer server(config, certificate, intake);
+  unsigned threads = options.threads ? options.threads : std::max(2u, std::thread::hardware_concurrency());
+  auto started = server.start(threads);
+  if (!started) {
+    log::error("{}", started.error().message);
+    return 1;
+  }
+  for (const auto& queue_id : recovered->active) runner.resume(queue_id);
+
+  auto ports = server.boundPorts();
+  for (size_t index = 0; index < ports.size(); ++index) {
+    // One line per connector on stdout, for scripts and tests that listen on port 0.
+    std::printf("ready smtp %s port %u\n", config.receive_connectors[index].name.c_str(),
+                static_cast<unsigned>(ports[index]));
+  }
+  std::fflush(stdout);
+
+  while (true) {
+    int received = 0;
+    sigwait(&signals, &received);
+    if (received == SIGHUP) {
+      log::warning("SIGHUP: configuration reload is not supported yet; restart to apply changes");
+      continue;
+    }
+    log::info("signal {}: shutting down", received);
+    break;
+  }
+  server.stop();
+  intake.drain();
+  runner.stop();
+  (*trace)->flush();
+  log::info("stopped");
+  return 0;
+}
+
+}  // namespace
+
+void addServeCommand(CLI::App& app, Action& action) {
+  auto options = std::make_shared<ServeOptions>();
+  auto* command = app.add_subcommand("serve", "Run the SMTP listeners and the queue");
+  command->add_option("-c,--config", options->config_file,
+                      "Configuration file (TOML); without it the embedded default is used");
+  command->add_option("--threads", options->threads, "I/O threads (default: number of cores)");
+  command->callback([&action, options] { action = [options] { return serve(*options); }; });
+}
+
+}  // namespace bulwark::app

@@ -1,0 +1,1010 @@
+// The inbound SMTP session (RFC 5321 server side, with RFC 3207 STARTTLS, RFC 4954 AUTH PLAIN
+// RFC 4616 and LOGIN, RFC 3030 CHUNKING, RFC 2920 PIPELINING, RFC 8689 REQUIRETLS, RFC 8314
+// implicit TLS) and the listeners that start sessions. Everything read from the socket is
+// untrusted. This is the one file that compiles Asio's SSL stream (DESIGN.md "Build time").
+#include "smtp/server/smtp_server.h"
+
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "mime/header_scan.h"
+#include "net/cidr.h"
+#include "net/password.h"
+#include "net/tls_context.h"
+#include "smtp/proto/address.h"
+#include "smtp/proto/command.h"
+#include "smtp/proto/data_decoder.h"
+
+#include <boost/asio.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ssl.hpp>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace bulwark::smtp {
+namespace {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// State shared by every session of the server: limits that span connections.
+class SharedState {
+ public:
+  explicit SharedState(const Config& config) : config_(config) {}
+
+  const Config& config() const { return config_; }
+
+  // Counts a new connection; false when the total or the per-client limit is reached.
+  enum class Admission { admitted, server_full, client_full };
+  Admission admit(const std::string& client, std::uint32_t per_client_limit) {
+    std::lock_guard lock(mutex_);
+    if (total_ >= config_.max_connections) return Admission::server_full;
+    auto& count = per_client_[client];
+    if (count >= per_client_limit) {
+      if (count == 0) per_client_.erase(client);
+      return Admission::client_full;
+    }
+    ++count;
+    ++total_;
+    return Admission::admitted;
+  }
+  void release(const std::string& client) {
+    std::lock_guard lock(mutex_);
+    --total_;
+    auto found = per_client_.find(client);
+    if (found != per_client_.end() && --found->second == 0) per_client_.erase(found);
+  }
+
+  // AUTH failures per client address within a sliding window (RFC 4954 14 asks servers to slow
+  // down password guessing).
+  static constexpr auto kAuthFailureWindow = std::chrono::minutes(15);
+  void noteAuthFailure(const std::string& client) {
+    std::lock_guard lock(mutex_);
+    auto now = Clock::now();
+    auto& failures = auth_failures_[client];
+    failures.push_back(now);
+    while (!failures.empty() && now - failures.front() > kAuthFailureWindow) failures.pop_front();
+    if (auth_failures_.size() > 100000) pruneAuthFailures(now);
+  }
+  std::size_t recentAuthFailures(const std::string& client) {
+    std::lock_guard lock(mutex_);
+    auto found = auth_failures_.find(client);
+    if (found == auth_failures_.end()) return 0;
+    auto now = Clock::now();
+    auto& failures = found->second;
+    while (!failures.empty() && now - failures.front() > kAuthFailureWindow) failures.pop_front();
+    return failures.size();
+  }
+
+  const User* findUser(std::string_view name) const {
+    for (const auto& user : config_.users) {
+      if (equalsIgnoreCase(user.name, name)) return &user;
+    }
+    return nullptr;
+  }
+
+ private:
+  void pruneAuthFailures(Clock::time_point now) {
+    for (auto it = auth_failures_.begin(); it != auth_failures_.end();) {
+      if (it->second.empty() || now - it->second.back() > kAuthFailureWindow) {
+        it = auth_failures_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  const Config& config_;
+  std::mutex mutex_;
+  std::uint32_t total_ = 0;
+  std::map<std::string, std::uint32_t> per_client_;
+  std::map<std::string, std::deque<Clock::time_point>> auth_failures_;
+};
+
+struct ConnectorRuntime {
+  const ReceiveConnector* settings = nullptr;
+  std::vector<net::Cidr> relay_networks;
+};
+
+std::string base64Decode(std::string_view text, bool& ok) {
+  ok = false;
+  if (text.size() % 4 != 0) return {};
+  std::string out(text.size() / 4 * 3 + 1, '\0');
+  int written = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  if (written < 0) return {};
+  size_t padding = 0;
+  if (!text.empty() && text.back() == '=') ++padding;
+  if (text.size() >= 2 && text[text.size() - 2] == '=') ++padding;
+  out.resize(static_cast<size_t>(written) - padding);
+  ok = true;
+  return out;
+}
+
+std::string base64Encode(std::string_view text) {
+  std::string out(4 * ((text.size() + 2) / 3) + 1, '\0');
+  int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(text.data()),
+                                static_cast<int>(text.size()));
+  out.resize(static_cast<size_t>(written));
+  return out;
+}
+
+bool isAscii(std::string_view text) {
+  for (unsigned char c : text) {
+    if (c >= 0x80) return false;
+  }
+  return true;
+}
+
+// A local part we can turn into a Maildir folder name without surprises: no path separators,
+// no leading dot (hidden or "." / ".."), no control characters.
+bool isDeliverableLocalPart(std::string_view local_part) {
+  if (local_part.empty() || local_part.front() == '.') return false;
+  for (unsigned char c : local_part) {
+    if (c < 0x21 || c == 0x7f || c == '/' || c == '\\') return false;
+  }
+  return true;
+}
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, asio::ssl::context& tls, const ConnectorRuntime& connector,
+          SharedState& shared, TransactionHandler& handler, asio::thread_pool& work_pool)
+      : stream_(std::move(socket), tls),
+        timer_(stream_.get_executor()),
+        connector_(connector),
+        limits_(connector.settings->limits),
+        shared_(shared),
+        handler_(handler),
+        work_pool_(work_pool) {}
+
+  awaitable<void> run(std::string client_address, std::uint16_t client_port) {
+    info_.connector = connector_.settings->name;
+    info_.client_address = std::move(client_address);
+    info_.client_port = client_port;
+    client_ip_ = net::parseIpAddress(info_.client_address).value_or(std::array<std::uint8_t, 16>{});
+    auto self = shared_from_this();
+    auto watchdog = [self]() -> awaitable<void> { co_await self->watch(); };
+    asio::co_spawn(stream_.get_executor(), watchdog, asio::detached);
+
+    co_await serve();
+
+    boost::system::error_code ignored;
+    if (tls_active_ && !timed_out_) {
+      // close_notify, but a peer that never answers gets 5 seconds, then the watchdog closes.
+      setDeadline(std::chrono::seconds(5));
+      timed_out_ = true;
+      co_await stream_.async_shutdown(asio::redirect_error(asio::use_awaitable, ignored));
+    }
+    finished_ = true;
+    timer_.cancel();
+    stream_.next_layer().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.next_layer().close(ignored);
+  }
+
+ private:
+  // ---- I/O with deadlines -----------------------------------------------------------------
+  void setDeadline(Clock::duration duration) {
+    // After a timeout only the short grace period for the 421 applies.
+    if (timed_out_) return;
+    deadline_ = Clock::now() + duration;
+    timer_.expires_at(deadline_);
+  }
+
+  // Closes the socket when a read or write outlives its deadline (RFC 5321 4.5.3.2). Runs on the
+  // session's strand, so it never races the session itself.
+  awaitable<void> watch() {
+    while (!finished_) {
+      boost::system::error_code error;
+      co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, error));
+      if (finished_) break;
+      if (Clock::now() >= deadline_) {
+        if (timed_out_) {
+          // Second expiry: the 421 could not be written either.
+          stream_.next_layer().close(error);
+          break;
+        }
+        timed_out_ = true;
+        stream_.next_layer().cancel(error);
+        deadline_ = Clock::now() + std::chrono::seconds(10);
+        timer_.expires_at(deadline_);
+      }
+    }
+  }
+
+  awaitable<bool> readSome() {
+    if (read_position_ > 0 && read_position_ == input_.size()) {
+      input_.clear();
+      read_position_ = 0;
+    } else if (read_position_ > 256 * 1024) {
+      input_.erase(0, read_position_);
+      read_position_ = 0;
+    }
+    auto buffer = asio::buffer(read_buffer_.get(), kReadBufferSize);
+    boost::system::error_code error;
+    size_t received = 0;
+    if (tls_active_) {
+      received = co_await stream_.async_read_some(buffer, asio::redirect_error(asio::use_awaitable, error));
+    } else {
+      received = co_await stream_.next_layer().async_read_some(
+          buffer, asio::redirect_error(asio::use_awaitable, error));
+    }
+    input_.append(read_buffer_.get(), received);
+    co_return !error && received > 0;
+  }
+
+  void queueReply(const Reply& reply) {
+    output_ += reply.render();
+    if (reply.code >= 400) ++errors_;
+  }
+
+  awaitable<bool> flush() {
+    if (output_.empty()) co_return true;
+    setDeadline(std::chrono::seconds(limits_.command_timeout_seconds));
+    boost::system::error_code error;
+    if (tls_active_) {
+      co_await asio::async_write(stream_, asio::buffer(output_),
+                                 asio::redirect_error(asio::use_awaitable, error));
+    } else {
+      co_await asio::async_write(stream_.next_layer(), asio::buffer(output_),
+                                 asio::redirect_error(asio::use_awaitable, error));
+    }
+    output_.clear();
+    co_return !error;
+  }
+
+  enum class LineStatus { ok, closed, too_long, bare_line_feed };
+
+  // Next command line without CRLF. Replies queued so far are written before waiting for input,
+  // which is what makes PIPELINING (RFC 2920) cost one write per batch of commands.
+  awaitable<LineStatus> readLine(std::string& line) {
+    while (true) {
+      size_t newline = input_.find('\n', read_position_);
+      if (newline != std::string::npos) {
+        size_t length = newline - read_position_;
+        bool has_cr = length > 0 && input_[newline - 1] == '\r';
+        line.assign(input_, read_position_, has_cr ? length - 1 : length);
+        read_position_ = newline + 1;
+        if (length + 1 > limits_.max_line_length) co_return LineStatus::too_long;
+        co_return has_cr ? LineStatus::ok : LineStatus::bare_line_feed;
+      }
+      if (input_.size() - read_position_ > limits_.max_line_length) {
+        // Drop what we have and skip to the end of this overlong line.
+        input_.clear();
+        read_position_ = 0;
+        skipping_long_line_ = true;
+      }
+      if (!co_await flush()) co_return LineStatus::closed;
+      setDeadline(std::chrono::seconds(limits_.command_timeout_seconds));
+      if (!co_await readSome()) co_return LineStatus::closed;
+      if (skipping_long_line_) {
+        size_t end = input_.find('\n', read_position_);
+        if (end == std::string::npos) {
+          input_.clear();
+          read_position_ = 0;
+          continue;
+        }
+        read_position_ = end + 1;
+        skipping_long_line_ = false;
+        co_return LineStatus::too_long;
+      }
+    }
+  }
+
+  // ---- the conversation -------------------------------------------------------------------
+  awaitable<void> serve() {
+    if (connector_.settings->tls == TlsMode::implicit) {
+      if (!co_await handshake()) co_return;
+    }
+    Reply greeting = makeReply(ReplyKind::greeting, shared_.config().hostname + " ESMTP Bulwark");
+    queueReply(greeting);
+
+    while (true) {
+      std::string line;
+      LineStatus status = co_await readLine(line);
+      if (status == LineStatus::closed) {
+        if (timed_out_) co_await sendFinal(makeReply(ReplyKind::timeout));
+        co_return;
+      }
+      if (status == LineStatus::too_long) {
+        queueReply(makeReply(ReplyKind::command_line_too_long));
+      } else if (status == LineStatus::bare_line_feed) {
+        queueReply(makeReply(ReplyKind::syntax_error, "Command lines must end with CRLF"));
+      } else if (!co_await dispatch(line)) {
+        co_return;
+      }
+      if (errors_ >= limits_.max_errors) {
+        co_await sendFinal(makeReply(ReplyKind::too_many_errors));
+        co_return;
+      }
+    }
+  }
+
+  awaitable<void> sendFinal(const Reply& reply) {
+    output_ += reply.render();
+    co_await flush();
+  }
+
+  // Returns false when the session must end.
+  awaitable<bool> dispatch(const std::string& line) {
+    auto parsed = parseCommand(line, true);
+    if (!parsed) {
+      queueReply(parsed.error());
+      co_return true;
+    }
+    Command& command = *parsed;
+    switch (command.verb) {
+      case Verb::helo:
+      case Verb::ehlo: onHello(command); break;
+      case Verb::mail: onMail(command); break;
+      case Verb::rcpt: onRecipient(command); break;
+      case Verb::data: co_return co_await onData();
+      case Verb::bdat: co_return co_await onChunk(command);
+      case Verb::rset:
+        resetTransaction();
+        queueReply(makeReply(ReplyKind::reset));
+        break;
+      case Verb::noop: queueReply(makeReply(ReplyKind::noop)); break;
+      case Verb::quit:
+        co_await sendFinal(makeReply(ReplyKind::closing));
+        co_return false;
+      case Verb::vrfy: queueReply(makeReply(ReplyKind::vrfy_cannot_verify)); break;
+      case Verb::expn: queueReply(makeReply(ReplyKind::not_implemented, "EXPN is not available")); break;
+      case Verb::help: queueReply(makeReply(ReplyKind::help)); break;
+      case Verb::starttls: co_return co_await onStartTls();
+      case Verb::auth: co_return co_await onAuth(command);
+    }
+    co_return true;
+  }
+
+  bool tlsOffered() const {
+    return !tls_active_ && (connector_.settings->tls == TlsMode::starttls ||
+                            connector_.settings->tls == TlsMode::required);
+  }
+  bool authOffered() const { return tls_active_ && connector_.settings->auth; }
+
+  void onHello(const Command& command) {
+    resetTransaction();
+    info_.helo = command.argument;
+    info_.extended = command.verb == Verb::ehlo;
+    const std::string& hostname = shared_.config().hostname;
+    if (!info_.extended) {
+      queueReply(Reply{250, "", {hostname}});
+      return;
+    }
+    Reply reply{250, "", {hostname + " greets " + info_.helo}};
+    reply.lines.push_back("PIPELINING");
+    reply.lines.push_back("SIZE " + std::to_string(limits_.max_message_size));
+    reply.lines.push_back("8BITMIME");
+    reply.lines.push_back("SMTPUTF8");
+    reply.lines.push_back("ENHANCEDSTATUSCODES");
+    reply.lines.push_back("CHUNKING");
+    reply.lines.push_back("DSN");
+    if (tlsOffered()) reply.lines.push_back("STARTTLS");
+    if (authOffered()) reply.lines.push_back("AUTH PLAIN LOGIN");
+    if (tls_active_) reply.lines.push_back("REQUIRETLS");
+    queueReply(reply);
+  }
+
+  void onMail(Command& command) {
+    if (info_.helo.empty()) return queueReply(makeReply(ReplyKind::need_helo));
+    if (in_transaction_) return queueReply(makeReply(ReplyKind::nested_mail));
+    if (connector_.settings->tls == TlsMode::required && !tls_active_) {
+      return queueReply(makeReply(ReplyKind::must_issue_starttls));
+    }
+    if (connector_.settings->require_auth && info_.auth_user.empty()) {
+      return queueReply(makeReply(ReplyKind::auth_required));
+    }
+    if (command.mail.require_tls && !tls_active_) {
+      return queueReply(makeReply(ReplyKind::requiretls_needs_tls));
+    }
+    if (!command.mail.smtputf8 && !isAscii(command.address)) {
+      return queueReply(makeReply(ReplyKind::smtputf8_not_allowed));
+    }
+    if (command.mail.body == "BINARYMIME") {
+      return queueReply(makeReply(ReplyKind::parameter_not_recognized,
+                                  "BODY=BINARYMIME is not supported here"));
+    }
+    if (command.mail.size && *command.mail.size > limits_.max_message_size) {
+      return queueReply(makeReply(ReplyKind::message_too_big));
+    }
+    if (!handler_.hasStorageRoom()) return queueReply(makeReply(ReplyKind::insufficient_storage));
+    in_transaction_ = true;
+    transaction_ = Transaction{};
+    transaction_.queue_id = newQueueId();
+    transaction_.sender = std::move(command.address);
+    transaction_.parameters = std::move(command.mail);
+    queueReply(makeReply(ReplyKind::ok_sender));
+  }
+
+  bool mayRelay() const {
+    if (!info_.auth_user.empty()) return true;
+    for (const auto& network : connector_.relay_networks) {
+      if (net::contains(network, client_ip_)) return true;
+    }
+    return false;
+  }
+
+  void onRecipient(Command& command) {
+    if (!in_transaction_) return queueReply(makeReply(ReplyKind::need_mail));
+    if (command.address.empty()) {
+      return queueReply(makeReply(ReplyKind::bad_recipient_address));
+    }
+    if (!transaction_.parameters.smtputf8 && !isAscii(command.address)) {
+      return queueReply(makeReply(ReplyKind::smtputf8_not_allowed));
+    }
+    if (transaction_.recipients.size() >= limits_.max_recipients) {
+      return queueReply(makeReply(ReplyKind::too_many_recipients));
+    }
+    auto mailbox = parseMailbox(command.address, true);
+    if (!mailbox) return queueReply(makeReply(ReplyKind::bad_recipient_address));
+    bool relay_allowed = mayRelay();
+    bool local = !mailbox->domain_is_literal && shared_.config().isLocalDomain(mailbox->domain);
+    if (!local && !relay_allowed) return queueReply(makeReply(ReplyKind::relay_denied));
+    if (local) {
+      // Routing characters in a local part ask the next hop to relay (the %-hack, UUCP bang
+      // paths, quoted "user@elsewhere"): refused unless the client may relay anyway.
+      if (!relay_allowed &&
+          mailbox->local_part.find_first_of("%!@") != std::string::npos) {
+        return queueReply(makeReply(ReplyKind::routing_characters));
+      }
+      if (!isDeliverableLocalPart(mailbox->local_part)) {
+        return queueReply(makeReply(ReplyKind::no_such_user,
+                                    "No such user here: local part cannot be a mailbox name"));
+      }
+    }
+    transaction_.recipients.push_back(TransactionRecipient{
+        std::move(command.address), std::move(command.rcpt.original_recipient),
+        command.rcpt.notify});
+    queueReply(makeReply(ReplyKind::ok_recipient));
+  }
+
+  ContentLimits contentLimits() const {
+    return ContentLimits{limits_.max_message_size, limits_.max_line_length,
+                         limits_.max_header_size};
+  }
+
+  awaitable<bool> onData() {
+    if (!in_transaction_) {
+      queueReply(makeReply(ReplyKind::need_mail));
+      co_return true;
+    }
+    if (chunking_) {
+      queueReply(makeReply(ReplyKind::bad_sequence, "DATA cannot follow BDAT; send RSET"));
+      co_return true;
+    }
+    if (transaction_.recipients.empty()) {
+      queueReply(makeReply(ReplyKind::need_recipient));
+      co_return true;
+    }
+    queueReply(makeReply(ReplyKind::start_data));
+    if (!co_await flush()) co_return false;
+    DataDecoder decoder(contentLimits());
+    while (true) {
+      if (read_position_ < input_.size()) {
+        size_t used = decoder.feed(std::string_view(input_).substr(read_position_));
+        read_position_ += used;
+        if (decoder.finished()) break;
+      }
+      setDeadline(std::chrono::seconds(limits_.data_timeout_seconds));
+      if (!co_await readSome()) {
+        if (timed_out_) co_await sendFinal(makeReply(ReplyKind::timeout));
+        co_return false;
+      }
+    }
+    co_await finishMessage(decoder.content());
+    co_return true;
+  }
+
+  awaitable<bool> onChunk(const Command& command) {
+    // The chunk's bytes follow the command whatever we answer; they must be consumed, never read
+    // as commands.
+    bool usable = in_transaction_ && !transaction_.recipients.empty() && !chunk_failed_;
+    if (usable && !chunking_) {
+      chunking_ = true;
+      chunk_content_.emplace(contentLimits());
+    }
+    std::uint64_t remaining = command.chunk_size;
+    while (remaining > 0) {
+      if (read_position_ == input_.size()) {
+        setDeadline(std::chrono::seconds(limits_.data_timeout_seconds));
+        if (!co_await readSome()) {
+          if (timed_out_) co_await sendFinal(makeReply(ReplyKind::timeout));
+          co_return false;
+        }
+      }
+      size_t available = input_.size() - read_position_;
+      size_t take = static_cast<size_t>(std::min<std::uint64_t>(remaining, available));
+      if (usable) chunk_content_->append(std::string_view(input_).substr(read_position_, take));
+      read_position_ += take;
+      remaining -= take;
+    }
+    if (!in_transaction_) {
+      queueReply(makeReply(ReplyKind::need_mail));
+      co_return true;
+    }
+    if (transaction_.recipients.empty()) {
+      queueReply(makeReply(ReplyKind::need_recipient));
+      co_return true;
+    }
+    if (chunk_failed_) {
+      queueReply(makeReply(ReplyKind::bdat_after_data_problem));
+      if (command.last_chunk) resetTransaction();
+      co_return true;
+    }
+    if (!command.last_chunk) {
+      if (chunk_content_->problem() == ContentProblem::too_big) {
+        // Say so now rather than after the client has sent every remaining chunk.
+        chunk_failed_ = true;
+        queueReply(makeReply(ReplyKind::message_too_big));
+        co_return true;
+      }
+      queueReply(makeReply(ReplyKind::ok, std::to_string(command.chunk_size) + " octets received"));
+      co_return true;
+    }
+    chunk_content_->finish();
+    co_await finishMessage(*chunk_content_);
+    co_return true;
+  }
+
+  std::string protocolName() const {
+    // RFC 3848 and RFC 6531 "with" protocol types.
+    std::string name = transaction_.parameters.smtputf8 ? "UTF8SMTP" : (info_.extended ? "ESMTP" : "SMTP");
+    if (!info_.extended && !transaction_.parameters.smtputf8) return name;
+    if (tls_active_) name += "S";
+    if (!info_.auth_user.empty()) name += "A";
+    return name;
+  }
+
+  // RFC 5321 4.4 trace field, folded to stay within 78 columns where it can.
+  std::string receivedHeader() const {
+    std::string header = "Received: from " + info_.helo + " ([" + info_.client_address + "])\r\n";
+    header += "\tby " + shared_.config().hostname + " (Bulwark) with " + protocolName() + " id " +
+              transaction_.queue_id + "\r\n";
+    if (tls_active_) {
+      header += "\t(version=" + info_.tls_version + " cipher=" + info_.tls_cipher +
+                " bits=" + std::to_string(info_.tls_bits) + ")\r\n";
+    }
+    if (transaction_.recipients.size() == 1) {
+      header += "\tfor <" + transaction_.recipients.front().address + ">;\r\n";
+    } else {
+      header += "\t;\r\n";
+    }
+    header += "\t" + rfc5322DateNow() + "\r\n";
+    return header;
+  }
+
+  awaitable<void> finishMessage(ContentAccumulator& content) {
+    Reply problem_reply;
+    bool refused = true;
+    switch (content.problem()) {
+      case ContentProblem::none: refused = false; break;
+      case ContentProblem::too_big: problem_reply = makeReply(ReplyKind::message_too_big); break;
+      case ContentProblem::line_too_long: problem_reply = makeReply(ReplyKind::line_too_long); break;
+      case ContentProblem::header_too_big: problem_reply = makeReply(ReplyKind::header_too_big); break;
+      case ContentProblem::bare_line_ending:
+        problem_reply = makeReply(ReplyKind::bare_line_ending);
+        break;
+    }
+    transaction_.session = info_;
+    if (refused) {
+      handler_.rejected(transaction_, problem_reply);
+      log::info("{} rejected from [{}]: {}", transaction_.queue_id, info_.client_address,
+                problem_reply.lines.front());
+      queueReply(problem_reply);
+      resetTransaction();
+      co_return;
+    }
+    std::string body = content.takeContent();
+    std::string prefix = receivedHeader();
+    auto message_id = mime::findHeaderValue(body, "Message-ID");
+    if (!info_.auth_user.empty()) {
+      // Submission fix-ups (RFC 6409 8.2, 8.3): only for our own authenticated users.
+      if (!message_id) {
+        message_id = newMessageId(shared_.config().hostname);
+        prefix += "Message-ID: " + *message_id + "\r\n";
+      }
+      if (!mime::findHeaderValue(body, "Date")) prefix += "Date: " + rfc5322DateNow() + "\r\n";
+    }
+    transaction_.message_id = message_id.value_or("");
+    transaction_.data.reserve(prefix.size() + body.size());
+    transaction_.data = std::move(prefix);
+    transaction_.data += body;
+    body.clear();
+    body.shrink_to_fit();
+
+    Reply reply = co_await handOver(std::move(transaction_));
+    queueReply(reply);
+    resetTransaction();
+  }
+
+  awaitable<Reply> handOver(Transaction transaction) {
+    auto executor = stream_.get_executor();
+    TransactionHandler& handler = handler_;
+    auto initiation = [&handler, executor, &transaction](auto completion) mutable {
+      auto shared_completion =
+          std::make_shared<decltype(completion)>(std::move(completion));
+      handler.accept(std::move(transaction), [shared_completion, executor](Reply reply) {
+        asio::post(executor, [shared_completion, reply = std::move(reply)]() mutable {
+          (*shared_completion)(std::move(reply));
+        });
+      });
+    };
+    co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(Reply)>(
+        initiation, asio::use_awaitable);
+  }
+
+  void resetTransaction() {
+    in_transaction_ = false;
+    chunking_ = false;
+    chunk_failed_ = false;
+    chunk_content_.reset();
+    transaction_ = Transaction{};
+  }
+
+  awaitable<bool> handshake() {
+    setDeadline(std::chrono::seconds(limits_.command_timeout_seconds));
+    boost::system::error_code error;
+    co_await stream_.async_handshake(asio::ssl::stream_base::server,
+                                     asio::redirect_error(asio::use_awaitable, error));
+    if (error) {
+      log::info("TLS handshake with [{}] failed: {}", info_.client_address, error.message());
+      co_return false;
+    }
+    tls_active_ = true;
+    auto details = net::describeTls(stream_.native_handle());
+    info_.tls_version = details.version;
+    info_.tls_cipher = details.cipher;
+    info_.tls_bits = details.bits;
+    co_return true;
+  }
+
+  awaitable<bool> onStartTls() {
+    if (!tlsOffered()) {
+      queueReply(tls_active_ ? makeReply(ReplyKind::bad_sequence, "TLS already active")
+                             : makeReply(ReplyKind::not_implemented, "STARTTLS not offered here"));
+      co_return true;
+    }
+    co_await sendFinal(makeReply(ReplyKind::tls_go_ahead));
+    // Anything the client pipelined after STARTTLS arrived in clear and must not be obeyed
+    // (CVE-2011-0411, RFC 3207 4.2).
+    input_.clear();
+    read_position_ = 0;
+    if (!co_await handshake()) co_return false;
+    resetTransaction();
+    info_.helo.clear();
+    info_.extended = false;
+    info_.auth_user.clear();
+    co_return true;
+  }
+
+  awaitable<bool> readAuthResponse(std::string& decoded, bool& cancelled, bool& ok) {
+    cancelled = false;
+    std::string line;
+    LineStatus status = co_await readLine(line);
+    if (status == LineStatus::closed) co_return false;
+    if (status != LineStatus::ok) {
+      ok = false;
+      co_return true;
+    }
+    if (line == "*") {
+      cancelled = true;
+      co_return true;
+    }
+    decoded = base64Decode(line, ok);
+    co_return true;
+  }
+
+  awaitable<bool> onAuth(const Command& command) {
+    if (!tls_active_) {
+      queueReply(makeReply(ReplyKind::auth_encryption_required));
+      co_return true;
+    }
+    if (!connector_.settings->auth) {
+      queueReply(makeReply(ReplyKind::not_implemented, "AUTH not offered here"));
+      co_return true;
+    }
+    if (!info_.auth_user.empty()) {
+      queueReply(makeReply(ReplyKind::auth_already_done));
+      co_return true;
+    }
+    if (in_transaction_) {
+      queueReply(makeReply(ReplyKind::bad_sequence, "AUTH not allowed during a mail transaction"));
+      co_return true;
+    }
+    if (shared_.recentAuthFailures(info_.client_address) >= limits_.max_auth_failures) {
+      co_await sendFinal(makeReply(ReplyKind::too_many_auth_failures));
+      co_return false;
+    }
+    auto words = split(command.argument, ' ');
+    std::string mechanism = asciiLower(words[0]);
+    std::string initial = words.size() > 1 ? std::string(words[1]) : std::string();
+    std::string user, password;
+    bool cancelled = false, ok = true;
+    if (mechanism == "plain") {
+      std::string decoded;
+      if (initial.empty()) {
+        queueReply(Reply{334, "", {""}});
+        if (!co_await readAuthResponse(decoded, cancelled, ok)) co_return false;
+      } else if (initial == "=") {
+        decoded.clear();
+      } else {
+        decoded = base64Decode(initial, ok);
+      }
+      if (!cancelled && ok) {
+        // authzid NUL authcid NUL passwd (RFC 4616 2); a differing authzid is refused.
+        auto parts = split(decoded, '\0');
+        if (parts.size() != 3 || (!parts[0].empty() && parts[0] != parts[1])) {
+          ok = false;
+        } else {
+          user = parts[1];
+          password = parts[2];
+        }
+      }
+    } else if (mechanism == "login") {
+      std::string decoded;
+      if (!initial.empty()) {
+        user = base64Decode(initial, ok);
+      } else {
+        queueReply(Reply{334, "", {base64Encode("Username:")}});
+        if (!co_await readAuthResponse(user, cancelled, ok)) co_return false;
+      }
+      if (!cancelled && ok) {
+        queueReply(Reply{334, "", {base64Encode("Password:")}});
+        if (!co_await readAuthResponse(password, cancelled, ok)) co_return false;
+      }
+    } else {
+      queueReply(makeReply(ReplyKind::auth_mechanism_unknown));
+      co_return true;
+    }
+    if (cancelled) {
+      queueReply(makeReply(ReplyKind::auth_cancelled));
+      co_return true;
+    }
+    if (!ok) {
+      queueReply(makeReply(ReplyKind::auth_syntax));
+      co_return true;
+    }
+    const User* account = shared_.findUser(user);
+    std::string stored = account ? account->password_hash : std::string();
+    // PBKDF2 takes tens of milliseconds: off the I/O threads. Unknown users cost the same time.
+    auto verify = [password = std::move(password), stored = std::move(stored)]() -> awaitable<bool> {
+      if (stored.empty()) {
+        net::verifyPassword(password, "$pbkdf2-sha256$100000$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
+        co_return false;
+      }
+      co_return net::verifyPassword(password, stored);
+    };
+    bool verified = co_await asio::co_spawn(work_pool_, verify, asio::use_awaitable);
+    if (!verified) {
+      shared_.noteAuthFailure(info_.client_address);
+      log::info("AUTH {} failed for [{}]", mechanism, info_.client_address);
+      queueReply(makeReply(ReplyKind::auth_invalid_credentials));
+      co_return true;
+    }
+    info_.auth_user = account->name;
+    log::info("AUTH {} succeeded for [{}] as {}", mechanism, info_.client_address, info_.auth_user);
+    queueReply(makeReply(ReplyKind::auth_success));
+    co_return true;
+  }
+
+  asio::ssl::stream<tcp::socket> stream_;
+  asio::steady_timer timer_;
+  const ConnectorRuntime& connector_;
+  const ConnectorLimits& limits_;
+  SharedState& shared_;
+  TransactionHandler& handler_;
+  asio::thread_pool& work_pool_;
+
+  SessionInfo info_;
+  std::array<std::uint8_t, 16> client_ip_{};
+  static constexpr size_t kReadBufferSize = 16 * 1024;
+  std::unique_ptr<char[]> read_buffer_ = std::make_unique<char[]>(kReadBufferSize);
+  std::string input_;
+  size_t read_position_ = 0;
+  std::string output_;
+  bool skipping_long_line_ = false;
+  bool tls_active_ = false;
+  bool finished_ = false;
+  bool timed_out_ = false;
+  Clock::time_point deadline_{};
+  std::uint32_t errors_ = 0;
+
+  bool in_transaction_ = false;
+  bool chunking_ = false;
+  bool chunk_failed_ = false;
+  std::optional<ContentAccumulator> chunk_content_;
+  Transaction transaction_;
+};
+
+// "127.0.0.1:2525" / "[::1]:25" / "localhost:25".
+Result<tcp::endpoint> parseListen(const std::string& listen) {
+  std::string host, port_text;
+  if (!listen.empty() && listen.front() == '[') {
+    auto close = listen.find(']');
+    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
+      return makeError("config", "bad listen address " + listen);
+    }
+    host = listen.substr(1, close - 1);
+    port_text = listen.substr(close + 2);
+  } else {
+    auto colon = listen.rfind(':');
+    if (colon == std::string::npos) return makeError("config", "bad listen address " + listen);
+    host = listen.substr(0, colon);
+    port_text = listen.substr(colon + 1);
+  }
+  if (host == "localhost") host = "127.0.0.1";
+  boost::system::error_code error;
+  auto address = asio::ip::make_address(host, error);
+  if (error) return makeError("config", "bad listen address " + listen);
+  int port = std::atoi(port_text.c_str());
+  if (port < 0 || port > 65535) return makeError("config", "bad port in " + listen);
+  return tcp::endpoint(address, static_cast<unsigned short>(port));
+}
+
+}  // namespace
+
+struct SmtpServer::Implementation {
+  Implementation(const Config& config, ServerCertificate certificate, TransactionHandler& handler)
+      : config(config),
+        certificate(std::move(certificate)),
+        handler(handler),
+        shared(config),
+        tls(asio::ssl::context::tls_server),
+        work_pool(2) {}
+
+  awaitable<void> acceptLoop(tcp::acceptor& acceptor, const ConnectorRuntime& connector) {
+    while (acceptor.is_open()) {
+      auto [error, socket] = co_await acceptor.async_accept(asio::make_strand(io), use_tuple);
+      if (error) {
+        if (error == asio::error::operation_aborted) co_return;
+        log::warning("accept on {} failed: {}", connector.settings->listen, error.message());
+        continue;
+      }
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      auto remote = socket.remote_endpoint(ignored);
+      auto address = remote.address();
+      if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+        address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+      }
+      std::string client = address.to_string();
+      auto admission = shared.admit(client, connector.settings->limits.max_connections_per_client);
+      if (admission != SharedState::Admission::admitted) {
+        auto refusal = makeReply(admission == SharedState::Admission::server_full
+                                     ? ReplyKind::too_many_connections
+                                     : ReplyKind::too_many_connections_from_client);
+        log::info("refused connection from [{}]: {}", client, refusal.lines.front());
+        auto refuse = [socket = std::move(socket), text = refusal.render()]() mutable
+            -> awaitable<void> {
+          co_await asio::async_write(socket, asio::buffer(text), use_tuple);
+          boost::system::error_code ignored_error;
+          socket.close(ignored_error);
+        };
+        asio::co_spawn(acceptor.get_executor(), std::move(refuse), asio::detached);
+        continue;
+      }
+      auto executor = socket.get_executor();
+      auto session = std::make_shared<Session>(std::move(socket), tls, connector, shared, handler,
+                                               work_pool);
+      auto run = [session, client, port = remote.port(), this]() -> awaitable<void> {
+        co_await session->run(client, port);
+        shared.release(client);
+      };
+      asio::co_spawn(executor, std::move(run), asio::detached);
+    }
+  }
+
+  const Config& config;
+  ServerCertificate certificate;
+  TransactionHandler& handler;
+  SharedState shared;
+  asio::io_context io;
+  asio::ssl::context tls;
+  asio::thread_pool work_pool;
+  std::vector<ConnectorRuntime> connectors;
+  std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+  std::vector<std::thread> threads;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+};
+
+SmtpServer::SmtpServer(const Config& config, ServerCertificate certificate,
+                       TransactionHandler& handler)
+    : implementation_(std::make_unique<Implementation>(config, std::move(certificate), handler)) {}
+
+SmtpServer::~SmtpServer() { stop(); }
+
+Result<void> SmtpServer::start(unsigned threads) {
+  auto& self = *implementation_;
+  auto context = net::makeServerTlsContext(self.certificate.certificate,
+                                           self.certificate.private_key);
+  if (!context) return context.error();
+  self.tls = asio::ssl::context(context->release());
+
+  self.connectors.reserve(self.config.receive_connectors.size());
+  for (const auto& settings : self.config.receive_connectors) {
+    ConnectorRuntime runtime;
+    runtime.settings = &settings;
+    for (const auto& text : settings.relay_networks) {
+      auto network = net::parseCidr(text);
+      if (!network) {
+        return makeError("config", "receive connector " + settings.name +
+                                       ": bad relay network " + text);
+      }
+      runtime.relay_networks.push_back(*network);
+    }
+    self.connectors.push_back(std::move(runtime));
+  }
+  for (auto& connector : self.connectors) {
+    auto endpoint = parseListen(connector.settings->listen);
+    if (!endpoint) return endpoint.error();
+    auto acceptor = std::make_unique<tcp::acceptor>(self.io);
+    boost::system::error_code error;
+    acceptor->open(endpoint->protocol(), error);
+    if (!error) acceptor->set_option(tcp::acceptor::reuse_address(true), error);
+    if (!error) acceptor->bind(*endpoint, error);
+    if (!error) acceptor->listen(asio::socket_base::max_listen_connections, error);
+    if (error) {
+      return makeError("listen", "receive connector " + connector.settings->name +
+                                     " cannot listen on " + connector.settings->listen + ": " +
+                                     error.message());
+    }
+    log::info("receive connector {} listening on {} (tls {})", connector.settings->name,
+              connector.settings->listen,
+              connector.settings->tls == TlsMode::implicit   ? "implicit"
+              : connector.settings->tls == TlsMode::required ? "required"
+              : connector.settings->tls == TlsMode::starttls ? "starttls"
+                                                              : "none");
+    self.acceptors.push_back(std::move(acceptor));
+  }
+  for (size_t index = 0; index < self.acceptors.size(); ++index) {
+    auto loop = [&self, index]() -> awaitable<void> {
+      co_await self.acceptLoop(*self.acceptors[index], self.connectors[index]);
+    };
+    asio::co_spawn(self.io, std::move(loop), asio::detached);
+  }
+  self.work.emplace(self.io.get_executor());
+  for (unsigned index = 0; index < std::max(1u, threads); ++index) {
+    self.threads.emplace_back([&self] { self.io.run(); });
+  }
+  return {};
+}
+
+std::vector<std::uint16_t> SmtpServer::boundPorts() const {
+  std::vector<std::uint16_t> ports;
+  for (const auto& acceptor : implementation_->acceptors) {
+    boost::system::error_code error;
+    ports.push_back(acceptor->local_endpoint(error).port());
+  }
+  return ports;
+}
+
+void SmtpServer::stop() {
+  auto& self = *implementation_;
+  if (self.threads.empty()) return;
+  asio::post(self.io, [&self] {
+    for (auto& acceptor : self.acceptors) {
+      boost::system::error_code ignored;
+      acceptor->close(ignored);
+    }
+  });
+  self.work.reset();
+  self.io.stop();
+  for (auto& thread : self.threads) thread.join();
+  self.threads.clear();
+  self.work_pool.join();
+}
+
+}  // namespace bulwark::smtp

@@ -1,0 +1,57 @@
+// What the SMTP session hands on when a message has been received: the envelope as SMTP gave it,
+// who sent it over which connection, and the data. The session knows SMTP; what happens to the
+// message (pipeline, spool, trace) lives above it, behind TransactionHandler.
+#pragma once
+
+#include "smtp/proto/command.h"
+#include "smtp/proto/reply.h"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace bulwark::smtp {
+
+struct SessionInfo {
+  std::string connector;        // receive connector name
+  std::string client_address;   // textual IP
+  std::uint16_t client_port = 0;
+  std::string helo;             // EHLO/HELO argument
+  bool extended = false;        // EHLO (true) or HELO
+  std::string tls_version;      // empty when in clear
+  std::string tls_cipher;
+  int tls_bits = 0;
+  std::string auth_user;        // empty when not authenticated
+};
+
+struct TransactionRecipient {
+  std::string address;
+  std::string original;         // ORCPT
+  std::uint8_t notify = 0;
+};
+
+struct Transaction {
+  std::string queue_id;         // chosen at MAIL, used in our Received header
+  std::string sender;           // empty for <>
+  std::vector<TransactionRecipient> recipients;
+  MailParameters parameters;
+  SessionInfo session;
+  std::string message_id;       // Message-ID field value (possibly one we added)
+  std::string data;             // whole message as it will be stored, our Received first
+};
+
+class TransactionHandler {
+ public:
+  virtual ~TransactionHandler() = default;
+  // Takes the message; calls `done` exactly once, from any thread, with the reply for the client
+  // (250 only once the message is durable). Must not block the caller.
+  virtual void accept(Transaction transaction, std::function<void(Reply)> done) = 0;
+  // A message refused at the end of DATA/BDAT (size, bare line ending, ...), for the trace;
+  // `transaction.data` is empty.
+  virtual void rejected(const Transaction& transaction, const Reply& reply) = 0;
+  // False when the spool is below its free-space floor: MAIL then gets 452 4.3.1.
+  virtual bool hasStorageRoom() = 0;
+};
+
+}  // namespace bulwark::smtp
