@@ -1,0 +1,962 @@
+// Loads the TOML configuration into Config (docs/configuration.md), collecting every problem with
+// its line, column and fix instead of stopping at the first. The file is the administrator's (so
+// trusted) but may be wrong in any way; nothing here opens the files it names or resolves names.
+#include "common/config_loader.h"
+
+#include "common/strings.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+// Debian's libtomlplusplus.so is built with exceptions and exports only that ABI (toml::v3::ex),
+// and its CMake target forces TOML_HEADER_ONLY=0: so parse errors arrive as toml::parse_error.
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <utility>
+
+namespace bulwark {
+namespace {
+
+constexpr std::string_view kPasswordHashPrefix = "$pbkdf2-sha256$";
+
+// Keys the loader knows, per table; an unknown key is an error so that a typo is never ignored.
+constexpr std::array<std::string_view, 10> kTopLevelKeys = {"hostname",
+                                                            "data_dir",
+                                                            "log_level",
+                                                            "max_connections",
+                                                            "min_free_disk_mb",
+                                                            "queue_retry_seconds",
+                                                            "tls",
+                                                            "receive_connector",
+                                                            "local_domain",
+                                                            "user"};
+constexpr std::array<std::string_view, 2> kTlsKeys = {"certificate", "private_key"};
+constexpr std::array<std::string_view, 7> kConnectorKeys = {
+    "name", "listen", "tls", "auth", "require_auth", "relay_networks", "limits"};
+constexpr std::array<std::string_view, 2> kLocalDomainKeys = {"name", "delivery"};
+constexpr std::array<std::string_view, 2> kUserKeys = {"name", "password_hash"};
+
+constexpr std::array<std::string_view, 4> kLogLevels = {"debug", "info", "warning", "error"};
+constexpr std::array<std::string_view, 4> kTlsModes = {"none", "starttls", "required", "implicit"};
+constexpr std::array<std::string_view, 1> kDeliveries = {"maildir"};
+
+// One connector limit: its key, its range and how to store it (the fields differ in width).
+struct LimitSpec {
+  std::string_view key;
+  std::int64_t minimum;
+  std::int64_t maximum;
+  std::string_view unit;
+  std::string_view minimum_reason;  // why the minimum is what it is, when it is not just "1"
+  void (*store)(ConnectorLimits&, std::int64_t);
+};
+
+constexpr std::int64_t kMebibyte = 1024 * 1024;
+// About a petabyte: more than any disk, so that a test can make every MAIL see a full disk.
+constexpr std::int64_t kMaximumFreeDiskMebibytes = 1000000000;
+
+const std::array<LimitSpec, 9> kLimitSpecs = {{
+    {"max_message_size", 1, 1024 * kMebibyte, "bytes", "",
+     [](ConnectorLimits& limits, std::int64_t value) {
+       limits.max_message_size = static_cast<std::uint64_t>(value);
+     }},
+    {"max_line_length", 512, kMebibyte, "bytes",
+     "an RFC 5321 command line may be 512 bytes long, section 4.5.3.1.4",
+     [](ConnectorLimits& limits, std::int64_t value) {
+       limits.max_line_length = static_cast<std::uint32_t>(value);
+     }},
+    {"max_header_size", 1, 64 * kMebibyte, "bytes", "",
+     [](ConnectorLimits& limits, std::int64_t value) {
+       limits.max_header_size = static_cast<std::uint32_t>(value);
+     }},
+    {"max_recipients", 1, 100000, "recipients", "",
+     [](ConnectorLimits& limits, std::int64_t value) {
+       limits.max_recipients = static_cast<std::uint32_t>(value);
+     }},
+    {"max_connections_per_client", 1, 100000, "connections", "",
+     [](ConnectorLimits& limits, std::int64_t value) {
+       limits.max_connections_per_client = static_cast<std::uint32_t>(value);
+     }},
+    {"command_timeout_seconds", 1, 3600, "seconds", "",
+     [](ConnectorLimits& limits, std::int64_t value) {
+       limits.command_timeout_seconds = static_cast<std::uint32_t>(value);
+     }},
+    {"data_timeout_seconds", 1, 3600, "seconds", "",
+     [](ConnectorLimits& limits, std::int64_t value) {
+       limits.data_timeout_seconds = static_cast<std::uint32_t>(value);
+     }},
+    {"max_errors", 1, 1000, "errors", "",
+     [](ConnectorLimits& limits, std::int64_t value) {
+       limits.max_errors = static_cast<std::uint32_t>(value);
+     }},
+    {"max_auth_failures", 1, 1000, "failures", "",
+     [](ConnectorLimits& limits, std::int64_t value) {
+       limits.max_auth_failures = static_cast<std::uint32_t>(value);
+     }},
+}};
+
+// A key that is valid somewhere else: the usual TOML slip is a key written after a [table] header
+// (so it lands in that table) or outside the table it belongs to.
+struct MisplacedKey {
+  std::string_view key;
+  std::string_view hint;
+};
+
+constexpr std::string_view kTopLevelHint =
+    "it is a top-level key: move it above the first [table] or [[array]] header";
+const std::array<MisplacedKey, 15> kMisplacedKeys = {{
+    {"hostname", kTopLevelHint},
+    {"data_dir", kTopLevelHint},
+    {"log_level", kTopLevelHint},
+    {"max_connections", kTopLevelHint},
+    {"min_free_disk_mb", kTopLevelHint},
+    {"queue_retry_seconds", kTopLevelHint},
+    {"certificate", "it belongs in the [tls] table"},
+    {"private_key", "it belongs in the [tls] table"},
+    {"listen", "it belongs in a [[receive_connector]] table"},
+    {"auth", "it belongs in a [[receive_connector]] table"},
+    {"require_auth", "it belongs in a [[receive_connector]] table"},
+    {"relay_networks", "it belongs in a [[receive_connector]] table"},
+    {"limits", "it belongs in a [[receive_connector]] table"},
+    {"delivery", "it belongs in a [[local_domain]] table"},
+    {"password_hash", "it belongs in a [[user]] table"},
+}};
+
+std::string inQuotes(std::string_view text) {
+  return "\"" + std::string(text) + "\"";
+}
+
+std::string joinPath(std::string_view path, std::string_view key) {
+  if (path.empty()) return std::string(key);
+  return std::string(path) + "." + std::string(key);
+}
+
+template <std::size_t N>
+std::string listOf(const std::array<std::string_view, N>& words) {
+  std::string out;
+  for (std::string_view word : words) {
+    if (!out.empty()) out += ", ";
+    out += word;
+  }
+  return out;
+}
+
+// Optimal string alignment distance: a swapped pair of letters ("lsiten") counts as one edit,
+// which is the most common typo in a key.
+std::size_t editDistance(std::string_view left, std::string_view right) {
+  const std::size_t rows = left.size() + 1;
+  const std::size_t columns = right.size() + 1;
+  std::vector<std::size_t> cost(rows * columns);
+  auto at = [&](std::size_t row, std::size_t column) -> std::size_t& {
+    return cost[row * columns + column];
+  };
+  for (std::size_t row = 0; row < rows; ++row) at(row, 0) = row;
+  for (std::size_t column = 0; column < columns; ++column) at(0, column) = column;
+  for (std::size_t row = 1; row < rows; ++row) {
+    for (std::size_t column = 1; column < columns; ++column) {
+      const std::size_t substitution = left[row - 1] == right[column - 1] ? 0 : 1;
+      std::size_t best = std::min({at(row - 1, column) + 1, at(row, column - 1) + 1,
+                                   at(row - 1, column - 1) + substitution});
+      if (row > 1 && column > 1 && left[row - 1] == right[column - 2] &&
+          left[row - 2] == right[column - 1]) {
+        best = std::min(best, at(row - 2, column - 2) + 1);
+      }
+      at(row, column) = best;
+    }
+  }
+  return at(rows - 1, columns - 1);
+}
+
+// The closest candidate within two edits (case-insensitive), or nothing.
+std::optional<std::string_view> closest(std::string_view word,
+                                        std::span<const std::string_view> candidates) {
+  const std::string lowered = asciiLower(word);
+  std::optional<std::string_view> best;
+  std::size_t best_distance = 3;
+  for (std::string_view candidate : candidates) {
+    const std::size_t distance = editDistance(lowered, candidate);
+    if (distance < best_distance) {
+      best_distance = distance;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+std::string_view typeName(toml::node_type type) {
+  switch (type) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a floating-point number";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::date: return "a date";
+    case toml::node_type::time: return "a time";
+    case toml::node_type::date_time: return "a date-time";
+    case toml::node_type::table: return "a table";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::none: break;
+  }
+  return "nothing";
+}
+
+bool isAllDigits(std::string_view text) {
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// RFC 1035 2.3.1 host names (letters, digits, hyphens; labels of 1..63; 253 in all), as they
+// appear in EHLO and Received. An all-digit last label would be an IP address, not a name.
+// Returns the problem, or an empty string when `name` is valid.
+std::string domainNameProblem(std::string_view name) {
+  if (name.empty()) return "must not be empty";
+  if (name.back() == '.') return inQuotes(name) + " ends with a dot; remove the trailing dot";
+  if (name.size() > 253) return inQuotes(name) + " is longer than 253 characters";
+  for (unsigned char c : name) {
+    if (c >= 0x80) {
+      return inQuotes(name) +
+             " is not ASCII; write an internationalized name in its A-label form (xn--...)";
+    }
+  }
+  const std::vector<std::string_view> labels = split(name, '.');
+  for (std::string_view label : labels) {
+    if (label.empty()) return inQuotes(name) + " has an empty label (two dots in a row)";
+    if (label.size() > 63) return inQuotes(name) + " has a label longer than 63 characters";
+    if (label.front() == '-' || label.back() == '-') {
+      return inQuotes(name) + " has a label that starts or ends with a hyphen";
+    }
+    for (char c : label) {
+      const bool valid =
+          (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+      if (!valid) {
+        return inQuotes(name) + " contains " + inQuotes(std::string(1, c)) +
+               "; a domain name has only letters, digits, hyphens and dots";
+      }
+    }
+  }
+  if (isAllDigits(labels.back())) {
+    return inQuotes(name) + " looks like an IP address; a domain name is needed here";
+  }
+  return {};
+}
+
+// A parsed IP address: family and 4 or 16 bytes in network order.
+struct IpAddress {
+  int family = AF_INET;
+  std::array<unsigned char, 16> bytes{};
+  int bits() const { return family == AF_INET ? 32 : 128; }
+};
+
+std::optional<IpAddress> parseIpAddress(std::string_view text) {
+  const std::string copy(text);
+  IpAddress address;
+  address.family = copy.find(':') == std::string::npos ? AF_INET : AF_INET6;
+  if (inet_pton(address.family, copy.c_str(), address.bytes.data()) != 1) return std::nullopt;
+  return address;
+}
+
+std::string formatIpAddress(const IpAddress& address) {
+  char buffer[INET6_ADDRSTRLEN] = {};
+  inet_ntop(address.family, address.bytes.data(), buffer, sizeof buffer);
+  return buffer;
+}
+
+// "10.0.0.0/8", "2001:db8::/32" or a bare address. Returns the problem, or empty when valid.
+std::string networkProblem(std::string_view text) {
+  const std::string example = "write it like \"192.0.2.0/24\", \"2001:db8::/32\" or \"192.0.2.7\"";
+  const std::size_t slash = text.find('/');
+  const std::string_view address_text = text.substr(0, slash);
+  std::optional<IpAddress> address = parseIpAddress(address_text);
+  if (!address) {
+    return inQuotes(text) + " is not an IP address or CIDR network; " + example;
+  }
+  if (slash == std::string_view::npos) return {};
+  const std::string_view prefix_text = text.substr(slash + 1);
+  if (!isAllDigits(prefix_text) || prefix_text.size() > 3 ||
+      std::stoi(std::string(prefix_text)) > address->bits()) {
+    return inQuotes(text) + " has an invalid prefix length; use 0 to " +
+           std::to_string(address->bits()) + " after the slash";
+  }
+  const int prefix = std::stoi(std::string(prefix_text));
+  if (prefix == 0) {
+    return inQuotes(text) +
+           " matches every address and would make this an open relay; list only your own "
+           "networks, and let everyone else authenticate";
+  }
+  IpAddress network = *address;
+  const int byte_count = address->bits() / 8;
+  for (int index = 0; index < byte_count; ++index) {
+    const int keep = std::clamp(prefix - index * 8, 0, 8);
+    const unsigned mask = keep == 0 ? 0u : (0xFFu << (8 - keep)) & 0xFFu;
+    network.bytes[index] = static_cast<unsigned char>(network.bytes[index] & mask);
+  }
+  if (network.bytes != address->bytes) {
+    return inQuotes(text) + " has host bits set after the prefix; write " +
+           inQuotes(formatIpAddress(network) + "/" + std::string(prefix_text)) +
+           " for the network or " + inQuotes(std::string(address_text)) + " for the single address";
+  }
+  return {};
+}
+
+// A parsed listen address. "localhost" stands for both loopback addresses when checking overlap.
+struct ListenEndpoint {
+  std::vector<IpAddress> addresses;
+  int port = 0;
+};
+
+bool isWildcard(const IpAddress& address) {
+  return std::all_of(address.bytes.begin(), address.bytes.end(),
+                     [](unsigned char byte) { return byte == 0; });
+}
+
+// Whether two listeners cannot both bind: same port and the same address, or a wildcard and any
+// address of its family. "[::]" also takes the port for IPv4: the listener leaves IPV6_V6ONLY off
+// (the Linux default), so it is dual-stack. Port 0 asks the system for a free port: never a clash.
+bool overlaps(const ListenEndpoint& left, const ListenEndpoint& right) {
+  if (left.port != right.port || left.port == 0) return false;
+  for (const IpAddress& one : left.addresses) {
+    for (const IpAddress& other : right.addresses) {
+      if (one.family != other.family) {
+        const IpAddress& six = one.family == AF_INET6 ? one : other;
+        if (isWildcard(six)) return true;
+        continue;
+      }
+      if (one.bytes == other.bytes || isWildcard(one) || isWildcard(other)) return true;
+    }
+  }
+  return false;
+}
+
+// "host:port" with host an IPv4 literal or "localhost", or "[IPv6]:port". Sets `problem` on error.
+std::optional<ListenEndpoint> parseListen(std::string_view text, std::string& problem) {
+  const std::string form = "write it as \"127.0.0.1:2525\", \"[::1]:2525\" or \"localhost:2525\"";
+  std::string_view host;
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      problem = inQuotes(text) + " is not host:port; " + form;
+      return std::nullopt;
+    }
+    host = text.substr(1, close - 1);
+    port_text = text.substr(close + 2);
+  } else {
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      problem = inQuotes(text) + " has no port; " + form;
+      return std::nullopt;
+    }
+    host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      problem = inQuotes(text) + " has an IPv6 address without brackets; write \"[" +
+                std::string(host) + "]:" + std::string(port_text) + "\"";
+      return std::nullopt;
+    }
+  }
+  ListenEndpoint endpoint;
+  if (!isAllDigits(port_text) || port_text.size() > 5 ||
+      std::stoi(std::string(port_text)) > 65535) {
+    problem = inQuotes(text) + " has an invalid port; use a port from 1 to 65535 (or 0 for any " +
+              "free port, which is printed at start)";
+    return std::nullopt;
+  }
+  endpoint.port = std::stoi(std::string(port_text));
+  if (equalsIgnoreCase(host, "localhost")) {
+    endpoint.addresses.push_back(*parseIpAddress("127.0.0.1"));
+    endpoint.addresses.push_back(*parseIpAddress("::1"));
+    return endpoint;
+  }
+  std::optional<IpAddress> address = parseIpAddress(host);
+  const bool bracketed = !text.empty() && text.front() == '[';
+  if (!address || (bracketed && address->family != AF_INET6)) {
+    problem = inQuotes(text) + " does not name an IP address or localhost (host names are not " +
+              "resolved for listening); " + form + ", or \"0.0.0.0:25\" for every address";
+    return std::nullopt;
+  }
+  endpoint.addresses.push_back(*address);
+  return endpoint;
+}
+
+bool isBase64(std::string_view text) {
+  if (text.empty() || text.size() % 4 != 0) return false;
+  const std::size_t padding = text.size() - text.find_last_not_of('=') - 1;
+  if (padding > 2) return false;
+  return std::all_of(text.begin(), text.end() - static_cast<std::ptrdiff_t>(padding), [](char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' ||
+           c == '/';
+  });
+}
+
+// "$pbkdf2-sha256$<iterations>$<salt>$<hash>" with padded standard base64, exactly what
+// net::verifyPassword accepts (common cannot call net, so the rules are repeated here): a hash
+// that passes this check can be verified. Returns the problem, or empty; never echoes the hash.
+std::string passwordHashProblem(std::string_view hash) {
+  const std::string fix = "; generate one with: bulwark user hash";
+  if (!hash.starts_with(kPasswordHashPrefix)) {
+    return "must start with \"" + std::string(kPasswordHashPrefix) + "\"" + fix;
+  }
+  const std::vector<std::string_view> fields = split(hash.substr(kPasswordHashPrefix.size()), '$');
+  if (fields.size() != 3) {
+    return "is not in the form $pbkdf2-sha256$<iterations>$<salt>$<hash>" + fix;
+  }
+  if (!isAllDigits(fields[0]) || fields[0].size() > 8 || std::stol(std::string(fields[0])) < 1 ||
+      std::stol(std::string(fields[0])) > 10000000) {
+    return "has an invalid iteration count (1 to 10000000)" + fix;
+  }
+  if (!isBase64(fields[1]) || !isBase64(fields[2])) {
+    return "has a salt or hash that is not padded base64" + fix;
+  }
+  return {};
+}
+
+std::string systemHostname() {
+  char buffer[256] = {};
+  if (gethostname(buffer, sizeof buffer - 1) != 0 || buffer[0] == '\0') return "localhost";
+  return buffer;
+}
+
+class Loader {
+ public:
+  Config config;
+  std::vector<ConfigProblem> problems;
+
+  void load(const toml::table& root) {
+    checkKeys(root, "", kTopLevelKeys);
+    if (auto hostname = readString(root, "hostname", "")) {
+      std::string problem = domainNameProblem(*hostname);
+      if (problem.empty()) {
+        config.hostname = *hostname;
+      } else {
+        report(*root.get("hostname"), "hostname: " + problem);
+      }
+    }
+    if (config.hostname.empty()) config.hostname = systemHostname();
+    if (auto data_dir = readString(root, "data_dir", "")) {
+      if (data_dir->empty()) {
+        report(*root.get("data_dir"),
+               "data_dir: must not be empty; use \".\" for the working "
+               "directory or an absolute path");
+      } else {
+        config.data_dir = *data_dir;
+      }
+    }
+    if (auto level = readChoice(root, "log_level", "", kLogLevels)) config.log_level = *level;
+    if (auto value = readInteger(root, "max_connections", "", 1, 1000000, "connections", "")) {
+      config.max_connections = static_cast<std::uint32_t>(*value);
+    }
+    if (auto value =
+            readInteger(root, "min_free_disk_mb", "", 0, kMaximumFreeDiskMebibytes, "MiB", "")) {
+      config.min_free_disk_bytes = static_cast<std::uint64_t>(*value) * kMebibyte;
+    }
+    if (auto value = readInteger(root, "queue_retry_seconds", "", 1, 86400, "seconds", "")) {
+      config.queue_retry_seconds = static_cast<std::uint32_t>(*value);
+    }
+    if (const toml::table* tls = tableAt(root, "tls", "")) loadTls(*tls);
+    if (auto tables = arrayOfTables(root, "receive_connector")) {
+      config.receive_connectors.clear();
+      if (tables->empty()) {
+        report(*root.get("receive_connector"),
+               "receive_connector: is empty, so nothing would listen; add a [[receive_connector]] "
+               "or remove the line to use the default connector");
+      }
+      for (std::size_t index = 0; index < tables->size(); ++index) {
+        loadConnector(*(*tables)[index], "receive_connector[" + std::to_string(index + 1) + "]");
+      }
+    }
+    if (auto tables = arrayOfTables(root, "local_domain")) {
+      config.local_domains.clear();
+      for (std::size_t index = 0; index < tables->size(); ++index) {
+        loadLocalDomain(*(*tables)[index], "local_domain[" + std::to_string(index + 1) + "]");
+      }
+    }
+    if (auto tables = arrayOfTables(root, "user")) {
+      for (std::size_t index = 0; index < tables->size(); ++index) {
+        loadUser(*(*tables)[index], "user[" + std::to_string(index + 1) + "]");
+      }
+    }
+  }
+
+  void report(const toml::source_region& where, std::string message) {
+    problems.push_back({static_cast<int>(where.begin.line), static_cast<int>(where.begin.column),
+                        std::move(message)});
+  }
+  void report(const toml::node& node, std::string message) {
+    report(node.source(), std::move(message));
+  }
+
+ private:
+  // Names and listen addresses seen so far, for the uniqueness checks.
+  struct SeenConnector {
+    std::string path;
+    std::string name;
+    std::string listen;
+    std::optional<ListenEndpoint> endpoint;
+    int line = 0;
+  };
+  std::vector<SeenConnector> seen_connectors_;
+  std::vector<std::pair<std::string, int>> seen_domains_;  // lower-cased name, line
+  std::vector<std::pair<std::string, int>> seen_users_;    // lower-cased name, line
+
+  template <std::size_t N>
+  void checkKeys(const toml::table& table, std::string_view path,
+                 const std::array<std::string_view, N>& known) {
+    for (auto&& [key, node] : table) {
+      const std::string_view name = key.str();
+      if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+      std::string message = joinPath(path, name) + ": unknown key";
+      if (auto misplaced = misplacedHint(name, path)) {
+        message += "; " + std::string(*misplaced);
+      } else if (auto suggestion = closest(name, known)) {
+        message += "; did you mean " + inQuotes(*suggestion) + "?";
+      } else {
+        message += "; the keys allowed here are " + listOf(known);
+      }
+      report(key.source(), std::move(message));
+    }
+  }
+
+  static std::optional<std::string_view> misplacedHint(std::string_view name,
+                                                       std::string_view path) {
+    for (const auto& [key, hint] : kMisplacedKeys) {
+      if (key == name && !(hint == kTopLevelHint && path.empty())) return hint;
+    }
+    for (const LimitSpec& spec : kLimitSpecs) {
+      if (spec.key == name) return "it is a connector limit: put it in [receive_connector.limits]";
+    }
+    return std::nullopt;
+  }
+
+  void wrongType(const toml::node& node, const std::string& path, std::string_view expected,
+                 std::string_view fix) {
+    std::string message =
+        path + ": must be " + std::string(expected) + ", not " + std::string(typeName(node.type()));
+    if (!fix.empty()) message += "; " + std::string(fix);
+    report(node, std::move(message));
+  }
+
+  std::optional<std::string> readString(const toml::table& table, std::string_view key,
+                                        std::string_view path) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) return std::nullopt;
+    if (const auto* value = node->as_string()) return value->get();
+    wrongType(*node, joinPath(path, key), "a string", "put the value in double quotes");
+    return std::nullopt;
+  }
+
+  std::optional<bool> readBool(const toml::table& table, std::string_view key,
+                               std::string_view path) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) return std::nullopt;
+    if (const auto* value = node->as_boolean()) return value->get();
+    std::string fix = "write true or false";
+    if (const auto* text = node->as_string()) {
+      if (text->get() == "true" || text->get() == "false") fix += " without quotes";
+    }
+    wrongType(*node, joinPath(path, key), "a boolean", fix);
+    return std::nullopt;
+  }
+
+  std::optional<std::int64_t> readInteger(const toml::table& table, std::string_view key,
+                                          std::string_view path, std::int64_t minimum,
+                                          std::int64_t maximum, std::string_view unit,
+                                          std::string_view minimum_reason) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) return std::nullopt;
+    const std::string range = "use an integer from " + std::to_string(minimum) + " to " +
+                              std::to_string(maximum) + " (" + std::string(unit) + ")";
+    const std::string full_path = joinPath(path, key);
+    const auto* integer = node->as_integer();
+    if (integer == nullptr) {
+      std::string fix = range;
+      if (const auto* text = node->as_string(); text != nullptr && isAllDigits(text->get())) {
+        fix = "write " + text->get() + " without quotes";
+      } else if (unit == "bytes") {
+        fix += "; sizes are plain byte counts, and TOML allows 52_428_800 for readability";
+      }
+      wrongType(*node, full_path, "an integer", fix);
+      return std::nullopt;
+    }
+    const std::int64_t value = integer->get();
+    if (value < minimum) {
+      std::string message = full_path + ": " + std::to_string(value) + " is below the minimum of " +
+                            std::to_string(minimum);
+      if (!minimum_reason.empty()) message += " (" + std::string(minimum_reason) + ")";
+      report(*node, message + "; " + range);
+      return std::nullopt;
+    }
+    if (value > maximum) {
+      report(*node, full_path + ": " + std::to_string(value) + " is above the maximum of " +
+                        std::to_string(maximum) + "; " + range);
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  template <std::size_t N>
+  std::optional<std::string> readChoice(const toml::table& table, std::string_view key,
+                                        std::string_view path,
+                                        const std::array<std::string_view, N>& choices) {
+    std::optional<std::string> value = readString(table, key, path);
+    if (!value) return std::nullopt;
+    if (std::find(choices.begin(), choices.end(), *value) != choices.end()) return value;
+    std::string message =
+        joinPath(path, key) + ": " + inQuotes(*value) + " is not one of " + listOf(choices);
+    if (auto suggestion = closest(*value, choices)) {
+      message += "; did you mean " + inQuotes(*suggestion) + "?";
+    }
+    report(*table.get(key), std::move(message));
+    return std::nullopt;
+  }
+
+  const toml::table* tableAt(const toml::table& table, std::string_view key,
+                             std::string_view path) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) return nullptr;
+    if (const auto* sub = node->as_table()) return sub;
+    const std::string full_path = joinPath(path, key);
+    wrongType(*node, full_path, "a table", "write it as a [" + full_path + "] section");
+    return nullptr;
+  }
+
+  std::optional<std::vector<const toml::table*>> arrayOfTables(const toml::table& root,
+                                                               std::string_view key) {
+    const toml::node* node = root.get(key);
+    if (node == nullptr) return std::nullopt;
+    const std::string fix = "write each one as a [[" + std::string(key) + "]] section";
+    const auto* array = node->as_array();
+    if (array == nullptr) {
+      wrongType(*node, std::string(key), "an array of tables", fix);
+      return std::nullopt;
+    }
+    std::vector<const toml::table*> tables;
+    for (std::size_t index = 0; index < array->size(); ++index) {
+      const toml::node& element = *array->get(index);
+      if (const auto* table = element.as_table()) {
+        tables.push_back(table);
+      } else {
+        wrongType(element, std::string(key) + "[" + std::to_string(index + 1) + "]", "a table",
+                  fix);
+      }
+    }
+    return tables;
+  }
+
+  void loadTls(const toml::table& tls) {
+    checkKeys(tls, "tls", kTlsKeys);
+    std::optional<std::string> certificate = readString(tls, "certificate", "tls");
+    std::optional<std::string> private_key = readString(tls, "private_key", "tls");
+    if (certificate && certificate->empty()) {
+      report(*tls.get("certificate"),
+             "tls.certificate: must not be empty; give the path of a "
+             "PEM file, or remove [tls] to use a generated certificate");
+      certificate.reset();
+    }
+    if (private_key && private_key->empty()) {
+      report(*tls.get("private_key"),
+             "tls.private_key: must not be empty; give the path of a "
+             "PEM file, or remove [tls] to use a generated certificate");
+      private_key.reset();
+    }
+    const bool has_certificate = tls.contains("certificate");
+    const bool has_key = tls.contains("private_key");
+    if (has_certificate && !has_key) {
+      report(tls,
+             "tls: certificate is set but private_key is not; set both, or neither to use "
+             "a generated self-signed certificate");
+    }
+    if (has_key && !has_certificate) {
+      report(tls,
+             "tls: private_key is set but certificate is not; set both, or neither to use "
+             "a generated self-signed certificate");
+    }
+    if (certificate) config.tls_certificate = *certificate;
+    if (private_key) config.tls_private_key = *private_key;
+  }
+
+  void loadConnector(const toml::table& table, const std::string& path) {
+    checkKeys(table, path, kConnectorKeys);
+    ReceiveConnector connector;
+    connector.config_line = static_cast<int>(table.source().begin.line);
+    SeenConnector seen;
+    seen.path = path;
+    seen.line = connector.config_line;
+
+    if (!table.contains("name")) {
+      report(table, path + ": has no name; add name = \"...\" (it appears in logs and the trace)");
+    } else if (auto name = readString(table, "name", path)) {
+      const toml::node& node = *table.get("name");
+      const bool valid = !name->empty() && name->size() <= 64 &&
+                         std::all_of(name->begin(), name->end(), [](char c) {
+                           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                  (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+                         });
+      if (!valid) {
+        report(node, path + ".name: " + inQuotes(*name) +
+                         " is not a valid name; use 1 to 64 letters, digits, '-', '_' or '.'");
+      } else {
+        for (const SeenConnector& other : seen_connectors_) {
+          if (other.name == *name) {
+            report(node, path + ".name: " + inQuotes(*name) + " is already used by " + other.path +
+                             " (line " + std::to_string(other.line) +
+                             "); give each connector its own name");
+            break;
+          }
+        }
+        connector.name = *name;
+        seen.name = *name;
+      }
+    }
+
+    if (!table.contains("listen")) {
+      report(table, path + ": has no listen address; add listen = \"0.0.0.0:25\" or similar");
+    } else if (auto listen = readString(table, "listen", path)) {
+      const toml::node& node = *table.get("listen");
+      std::string problem;
+      seen.endpoint = parseListen(*listen, problem);
+      if (!seen.endpoint) {
+        report(node, path + ".listen: " + problem);
+      } else {
+        for (const SeenConnector& other : seen_connectors_) {
+          if (!other.endpoint || !overlaps(*seen.endpoint, *other.endpoint)) continue;
+          const std::string where = other.path +
+                                    (other.name.empty() ? "" : " " + inQuotes(other.name)) +
+                                    " (line " + std::to_string(other.line) + ")";
+          if (other.listen == *listen) {
+            report(node, path + ".listen: " + inQuotes(*listen) + " is also the address of " +
+                             where +
+                             "; two connectors cannot listen on the same address and "
+                             "port: change the port or the address");
+          } else {
+            report(node, path + ".listen: " + inQuotes(*listen) + " overlaps " +
+                             inQuotes(other.listen) + " of " + where +
+                             ": a wildcard address takes the port on every address of its "
+                             "family, and [::] on IPv4 addresses too; change the port or the "
+                             "address");
+          }
+          break;
+        }
+        connector.listen = *listen;
+        seen.listen = *listen;
+      }
+    }
+
+    if (auto mode = readChoice(table, "tls", path, kTlsModes)) {
+      if (*mode == "none") connector.tls = TlsMode::none;
+      if (*mode == "starttls") connector.tls = TlsMode::starttls;
+      if (*mode == "required") connector.tls = TlsMode::required;
+      if (*mode == "implicit") connector.tls = TlsMode::implicit;
+    }
+    const std::optional<bool> auth = readBool(table, "auth", path);
+    if (auth) connector.auth = *auth;
+    if (auto require_auth = readBool(table, "require_auth", path)) {
+      connector.require_auth = *require_auth;
+    }
+    // Contradictions: AUTH is only ever offered under TLS, so on a plaintext connector it would
+    // silently never appear, and require_auth would refuse everyone.
+    if (connector.tls == TlsMode::none && auth == true) {
+      report(*table.get("auth"), path +
+                                     ".auth: AUTH is only offered under TLS, and tls is "
+                                     "\"none\"; set tls = \"starttls\" (or stronger), or "
+                                     "remove auth");
+    }
+    if (connector.require_auth && !connector.auth) {
+      report(*table.get("require_auth"),
+             path +
+                 ".require_auth: is true but auth is false, so no client could ever send; "
+                 "set auth = true or require_auth = false");
+    } else if (connector.require_auth && connector.tls == TlsMode::none) {
+      report(*table.get("require_auth"),
+             path +
+                 ".require_auth: is true but tls is \"none\", and AUTH is only offered under "
+                 "TLS, so no client could ever send; set tls = \"starttls\" or stronger");
+    }
+
+    if (const toml::node* node = table.get("relay_networks")) {
+      const std::string networks_path = path + ".relay_networks";
+      if (const auto* array = node->as_array()) {
+        for (std::size_t index = 0; index < array->size(); ++index) {
+          const toml::node& element = *array->get(index);
+          const std::string element_path = networks_path + "[" + std::to_string(index + 1) + "]";
+          const auto* text = element.as_string();
+          if (text == nullptr) {
+            wrongType(element, element_path, "a string", "write networks as \"10.0.0.0/8\"");
+            continue;
+          }
+          std::string problem = networkProblem(text->get());
+          if (!problem.empty()) {
+            report(element, element_path + ": " + problem);
+            continue;
+          }
+          connector.relay_networks.push_back(text->get());
+        }
+      } else {
+        wrongType(*node, networks_path, "an array of strings",
+                  "write relay_networks = [\"10.0.0.0/8\", \"::1/128\"]");
+      }
+    }
+
+    if (const toml::table* limits = tableAt(table, "limits", path)) {
+      loadLimits(*limits, path + ".limits", connector.limits);
+    }
+    seen_connectors_.push_back(std::move(seen));
+    config.receive_connectors.push_back(std::move(connector));
+  }
+
+  void loadLimits(const toml::table& table, const std::string& path, ConnectorLimits& limits) {
+    std::array<std::string_view, kLimitSpecs.size()> known;
+    std::transform(kLimitSpecs.begin(), kLimitSpecs.end(), known.begin(),
+                   [](const LimitSpec& spec) { return spec.key; });
+    checkKeys(table, path, known);
+    for (const LimitSpec& spec : kLimitSpecs) {
+      if (auto value = readInteger(table, spec.key, path, spec.minimum, spec.maximum, spec.unit,
+                                   spec.minimum_reason)) {
+        spec.store(limits, *value);
+      }
+    }
+  }
+
+  void loadLocalDomain(const toml::table& table, const std::string& path) {
+    checkKeys(table, path, kLocalDomainKeys);
+    LocalDomain domain;
+    if (!table.contains("name")) {
+      report(table, path + ": has no name; add name = \"example.com\"");
+    } else if (auto name = readString(table, "name", path)) {
+      const toml::node& node = *table.get("name");
+      std::string problem = domainNameProblem(*name);
+      if (!problem.empty()) {
+        report(node, path + ".name: " + problem);
+      } else {
+        domain.name = asciiLower(*name);
+        const int line = static_cast<int>(node.source().begin.line);
+        auto duplicate = std::find_if(seen_domains_.begin(), seen_domains_.end(),
+                                      [&](const auto& seen) { return seen.first == domain.name; });
+        if (duplicate != seen_domains_.end()) {
+          report(node, path + ".name: " + inQuotes(domain.name) + " is already listed at line " +
+                           std::to_string(duplicate->second) + "; remove one of them");
+        }
+        seen_domains_.emplace_back(domain.name, line);
+      }
+    }
+    if (auto delivery = readChoice(table, "delivery", path, kDeliveries)) {
+      domain.delivery = *delivery;
+    }
+    config.local_domains.push_back(std::move(domain));
+  }
+
+  void loadUser(const toml::table& table, const std::string& path) {
+    checkKeys(table, path, kUserKeys);
+    User user;
+    if (!table.contains("name")) {
+      report(table, path + ": has no name; add name = \"login name\" (usually an address)");
+    } else if (auto name = readString(table, "name", path)) {
+      const toml::node& node = *table.get("name");
+      const bool printable = std::all_of(name->begin(), name->end(), [](char c) {
+        return static_cast<unsigned char>(c) > 0x20 && c != 0x7F;
+      });
+      if (name->empty() || !printable || name->size() > 256) {
+        report(node, path + ".name: " + inQuotes(*name) +
+                         " is not a valid login name; use 1 to 256 characters without spaces or "
+                         "control characters");
+      } else {
+        const std::string lowered = asciiLower(*name);
+        const int line = static_cast<int>(node.source().begin.line);
+        auto duplicate = std::find_if(seen_users_.begin(), seen_users_.end(),
+                                      [&](const auto& seen) { return seen.first == lowered; });
+        if (duplicate != seen_users_.end()) {
+          report(node, path + ".name: " + inQuotes(*name) + " is already defined at line " +
+                           std::to_string(duplicate->second) +
+                           " (login names are compared ignoring case); remove one of them");
+        }
+        seen_users_.emplace_back(lowered, line);
+        user.name = *name;
+      }
+    }
+    if (!table.contains("password_hash")) {
+      report(table, path + ": has no password_hash; generate one with: bulwark user hash");
+    } else if (auto hash = readString(table, "password_hash", path)) {
+      std::string problem = passwordHashProblem(*hash);
+      if (!problem.empty()) {
+        report(*table.get("password_hash"), path + ".password_hash: " + problem);
+      } else {
+        user.password_hash = *hash;
+      }
+    }
+    config.users.push_back(std::move(user));
+  }
+};
+
+}  // namespace
+
+ConfigLoad loadConfigText(std::string_view text, std::string_view source_name) {
+  Loader loader;
+  try {
+    toml::table root = toml::parse(text, source_name);
+    loader.load(root);
+  } catch (const toml::parse_error& error) {
+    // toml++ stops at the first syntax error; the semantic checks need a parsed tree.
+    loader.report(error.source(), "TOML syntax error: " + std::string(error.description()) +
+                                      "; fix the syntax (see https://toml.io), then check again");
+  }
+  std::stable_sort(loader.problems.begin(), loader.problems.end(),
+                   [](const ConfigProblem& left, const ConfigProblem& right) {
+                     return std::pair(left.line, left.column) < std::pair(right.line, right.column);
+                   });
+  ConfigLoad result;
+  result.config = std::move(loader.config);
+  result.problems = std::move(loader.problems);
+  return result;
+}
+
+ConfigLoad loadConfigFile(const std::string& path) {
+  auto unreadable = [&](int error_number) {
+    ConfigLoad result;
+    result.config.source = path;
+    result.problems.push_back({0, 0,
+                               "cannot read configuration file " + inQuotes(path) + ": " +
+                                   std::strerror(error_number) +
+                                   "; check the path and its permissions"});
+    return result;
+  };
+  const int descriptor = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (descriptor < 0) return unreadable(errno);
+  std::string text;
+  char buffer[16384];
+  for (;;) {
+    const ssize_t count = ::read(descriptor, buffer, sizeof buffer);
+    if (count < 0) {
+      if (errno == EINTR) continue;
+      const int error_number = errno;
+      ::close(descriptor);
+      return unreadable(error_number);
+    }
+    if (count == 0) break;
+    text.append(buffer, static_cast<std::size_t>(count));
+  }
+  ::close(descriptor);
+  ConfigLoad result = loadConfigText(text, path);
+  result.config.source = path;
+  return result;
+}
+
+std::string formatProblems(std::string_view source_name,
+                           const std::vector<ConfigProblem>& problems) {
+  std::string out;
+  for (const ConfigProblem& problem : problems) {
+    out += source_name;
+    // Line 0 means the problem is with the file as a whole (it could not be read).
+    if (problem.line > 0) {
+      out += ":" + std::to_string(problem.line) + ":" + std::to_string(problem.column);
+    }
+    out += ": " + problem.message + "\n";
+  }
+  return out;
+}
+
+}  // namespace bulwark

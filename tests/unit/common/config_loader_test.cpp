@@ -1,0 +1,704 @@
+// Tests of the TOML configuration loader (docs/configuration.md): the embedded default, a file that
+// sets everything, every kind of problem with its line and column, and each limit at its bound and
+// one past it. Inputs are literal TOML texts; the shipped example is read from the source tree.
+#include "common/config_loader.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <fstream>
+#include <string>
+
+namespace bulwark {
+namespace {
+
+using testing::AllOf;
+using testing::HasSubstr;
+
+ConfigLoad load(std::string_view text) {
+  return loadConfigText(text, "test.toml");
+}
+
+std::string systemHostname() {
+  char buffer[256] = {};
+  EXPECT_EQ(gethostname(buffer, sizeof buffer - 1), 0);
+  return buffer;
+}
+
+// The one problem of `result`, or a failure listing all of them.
+ConfigProblem onlyProblem(const ConfigLoad& result) {
+  EXPECT_EQ(result.problems.size(), 1u) << formatProblems("test.toml", result.problems);
+  return result.problems.empty() ? ConfigProblem{} : result.problems.front();
+}
+
+void expectProblem(std::string_view text, int line, int column, std::string_view fragment) {
+  const ConfigProblem problem = onlyProblem(load(text));
+  EXPECT_EQ(problem.line, line) << problem.message;
+  EXPECT_EQ(problem.column, column) << problem.message;
+  EXPECT_THAT(problem.message, HasSubstr(std::string(fragment)));
+}
+
+void expectLimitsEqual(const ConnectorLimits& actual, const ConnectorLimits& expected) {
+  EXPECT_EQ(actual.max_message_size, expected.max_message_size);
+  EXPECT_EQ(actual.max_line_length, expected.max_line_length);
+  EXPECT_EQ(actual.max_header_size, expected.max_header_size);
+  EXPECT_EQ(actual.max_recipients, expected.max_recipients);
+  EXPECT_EQ(actual.max_connections_per_client, expected.max_connections_per_client);
+  EXPECT_EQ(actual.command_timeout_seconds, expected.command_timeout_seconds);
+  EXPECT_EQ(actual.data_timeout_seconds, expected.data_timeout_seconds);
+  EXPECT_EQ(actual.max_errors, expected.max_errors);
+  EXPECT_EQ(actual.max_auth_failures, expected.max_auth_failures);
+}
+
+void expectConnectorEqual(const ReceiveConnector& actual, const ReceiveConnector& expected) {
+  EXPECT_EQ(actual.name, expected.name);
+  EXPECT_EQ(actual.listen, expected.listen);
+  EXPECT_EQ(actual.tls, expected.tls);
+  EXPECT_EQ(actual.auth, expected.auth);
+  EXPECT_EQ(actual.relay_networks, expected.relay_networks);
+  EXPECT_EQ(actual.require_auth, expected.require_auth);
+  expectLimitsEqual(actual.limits, expected.limits);
+}
+
+TEST(ConfigLoader, EmbeddedDefaultLoadsCleanAndEqualsTheModelDefaults) {
+  const ConfigLoad result = loadConfigText(kEmbeddedDefaultConfig, "(embedded default)");
+  ASSERT_TRUE(result.ok()) << formatProblems("(embedded default)", result.problems);
+  const Config& config = result.config;
+  const Config model;
+  EXPECT_EQ(config.source, model.source);
+  EXPECT_EQ(config.hostname, systemHostname());
+  EXPECT_EQ(config.data_dir, model.data_dir);
+  EXPECT_EQ(config.log_level, model.log_level);
+  EXPECT_EQ(config.tls_certificate, model.tls_certificate);
+  EXPECT_EQ(config.tls_private_key, model.tls_private_key);
+  EXPECT_EQ(config.max_connections, model.max_connections);
+  EXPECT_EQ(config.min_free_disk_bytes, model.min_free_disk_bytes);
+  EXPECT_EQ(config.queue_retry_seconds, model.queue_retry_seconds);
+  ASSERT_EQ(config.receive_connectors.size(), 1u);
+  expectConnectorEqual(config.receive_connectors[0], model.receive_connectors[0]);
+  ASSERT_EQ(config.local_domains.size(), 1u);
+  EXPECT_EQ(config.local_domains[0].name, model.local_domains[0].name);
+  EXPECT_EQ(config.local_domains[0].delivery, model.local_domains[0].delivery);
+  EXPECT_TRUE(config.users.empty());
+}
+
+TEST(ConfigLoader, EmptyFileGivesTheDefaultConnectorAndDomain) {
+  const ConfigLoad result = load("");
+  ASSERT_TRUE(result.ok());
+  ASSERT_EQ(result.config.receive_connectors.size(), 1u);
+  expectConnectorEqual(result.config.receive_connectors[0], ReceiveConnector{});
+  ASSERT_EQ(result.config.local_domains.size(), 1u);
+  EXPECT_EQ(result.config.local_domains[0].name, "example.test");
+  EXPECT_FALSE(result.config.hostname.empty());
+}
+
+constexpr std::string_view kFullFile = R"(hostname = "mx1.example.com"
+data_dir = "/var/lib/bulwark"
+log_level = "debug"
+max_connections = 500
+min_free_disk_mb = 2048
+queue_retry_seconds = 60
+
+[tls]
+certificate = "/etc/bulwark/cert.pem"
+private_key = "/etc/bulwark/key.pem"
+
+[[receive_connector]]
+name = "inbound"
+listen = "0.0.0.0:25"
+tls = "starttls"
+auth = false
+require_auth = false
+relay_networks = ["10.0.0.0/8", "::1/128", "192.0.2.7"]
+
+[receive_connector.limits]
+max_message_size = 52428800
+max_line_length = 2048
+max_header_size = 131072
+max_recipients = 500
+max_connections_per_client = 5
+command_timeout_seconds = 600
+data_timeout_seconds = 240
+max_errors = 7
+max_auth_failures = 2
+
+[[receive_connector]]
+name = "submission"
+listen = "[::]:587"
+tls = "required"
+auth = true
+require_auth = true
+
+[[receive_connector]]
+name = "submissions"
+listen = "localhost:465"
+tls = "implicit"
+
+[[receive_connector]]
+name = "plain"
+listen = "127.0.0.1:2526"
+tls = "none"
+auth = false
+
+[[local_domain]]
+name = "Example.COM"
+delivery = "maildir"
+
+[[local_domain]]
+name = "example.org"
+
+[[user]]
+name = "alice@example.com"
+password_hash = "$pbkdf2-sha256$600000$c2FsdHNhbHQ=$aGFzaGhhc2hoYXNo"
+)";
+
+TEST(ConfigLoader, FullFileSetsEveryField) {
+  const ConfigLoad result = load(kFullFile);
+  ASSERT_TRUE(result.ok()) << formatProblems("test.toml", result.problems);
+  const Config& config = result.config;
+  EXPECT_EQ(config.hostname, "mx1.example.com");
+  EXPECT_EQ(config.data_dir, "/var/lib/bulwark");
+  EXPECT_EQ(config.log_level, "debug");
+  EXPECT_EQ(config.max_connections, 500u);
+  EXPECT_EQ(config.min_free_disk_bytes, 2048ULL * 1024 * 1024);
+  EXPECT_EQ(config.queue_retry_seconds, 60u);
+  EXPECT_EQ(config.tls_certificate, "/etc/bulwark/cert.pem");
+  EXPECT_EQ(config.tls_private_key, "/etc/bulwark/key.pem");
+
+  ASSERT_EQ(config.receive_connectors.size(), 4u);
+  ReceiveConnector inbound;
+  inbound.name = "inbound";
+  inbound.listen = "0.0.0.0:25";
+  inbound.tls = TlsMode::starttls;
+  inbound.auth = false;
+  inbound.require_auth = false;
+  inbound.relay_networks = {"10.0.0.0/8", "::1/128", "192.0.2.7"};
+  inbound.limits.max_message_size = 52428800;
+  inbound.limits.max_line_length = 2048;
+  inbound.limits.max_header_size = 131072;
+  inbound.limits.max_recipients = 500;
+  inbound.limits.max_connections_per_client = 5;
+  inbound.limits.command_timeout_seconds = 600;
+  inbound.limits.data_timeout_seconds = 240;
+  inbound.limits.max_errors = 7;
+  inbound.limits.max_auth_failures = 2;
+  expectConnectorEqual(config.receive_connectors[0], inbound);
+  EXPECT_EQ(config.receive_connectors[0].config_line, 12);
+
+  ReceiveConnector submission;
+  submission.name = "submission";
+  submission.listen = "[::]:587";
+  submission.tls = TlsMode::required;
+  submission.auth = true;
+  submission.require_auth = true;
+  expectConnectorEqual(config.receive_connectors[1], submission);
+  EXPECT_EQ(config.receive_connectors[2].tls, TlsMode::implicit);
+  EXPECT_EQ(config.receive_connectors[2].listen, "localhost:465");
+  EXPECT_EQ(config.receive_connectors[3].tls, TlsMode::none);
+
+  ASSERT_EQ(config.local_domains.size(), 2u);
+  EXPECT_EQ(config.local_domains[0].name, "example.com");  // lower-cased
+  EXPECT_EQ(config.local_domains[0].delivery, "maildir");
+  EXPECT_EQ(config.local_domains[1].name, "example.org");
+  EXPECT_TRUE(config.isLocalDomain("EXAMPLE.org"));
+  EXPECT_FALSE(config.isLocalDomain("example.test"));  // the file's domains replace the default
+
+  ASSERT_EQ(config.users.size(), 1u);
+  EXPECT_EQ(config.users[0].name, "alice@example.com");
+  EXPECT_EQ(config.users[0].password_hash, "$pbkdf2-sha256$600000$c2FsdHNhbHQ=$aGFzaGhhc2hoYXNo");
+}
+
+TEST(ConfigLoader, SyntaxErrorReportsItsLineAndColumn) {
+  const ConfigProblem problem = onlyProblem(load("data_dir = \"./var\"\nlog_level = \n"));
+  EXPECT_EQ(problem.line, 2);
+  EXPECT_EQ(problem.column, 13);
+  EXPECT_THAT(problem.message, HasSubstr("TOML syntax error"));
+}
+
+TEST(ConfigLoader, RedefinedKeyIsASyntaxError) {
+  const ConfigProblem problem = onlyProblem(load("log_level = \"info\"\nlog_level = \"debug\"\n"));
+  EXPECT_EQ(problem.line, 2);
+  EXPECT_THAT(problem.message, HasSubstr("cannot redefine existing string 'log_level'"));
+}
+
+TEST(ConfigLoader, WrongTypesAreReportedAtTheValue) {
+  expectProblem("max_connections = \"10\"\n", 1, 19, "must be an integer, not a string");
+  expectProblem("max_connections = \"10\"\n", 1, 19, "write 10 without quotes");
+  expectProblem("max_connections = 1.5\n", 1, 19, "must be an integer");
+  expectProblem("data_dir = 5\n", 1, 12, "data_dir: must be a string, not an integer");
+  expectProblem("[[receive_connector]]\nname = \"a\"\nlisten = \"127.0.0.1:25\"\nauth = \"yes\"\n",
+                4, 8, "receive_connector[1].auth: must be a boolean");
+  expectProblem("[[receive_connector]]\nname = \"a\"\nlisten = \"127.0.0.1:25\"\nauth = \"true\"\n",
+                4, 8, "write true or false without quotes");
+  expectProblem("tls = \"yes\"\n", 1, 7, "tls: must be a table, not a string");
+  expectProblem("[receive_connector]\nname = \"a\"\n", 1, 1,
+                "receive_connector: must be an array of tables");
+  expectProblem(
+      "[[receive_connector]]\nname = \"a\"\nlisten = \"127.0.0.1:25\"\nrelay_networks = "
+      "\"10.0.0.0/8\"\n",
+      4, 18, "relay_networks: must be an array of strings");
+  expectProblem(
+      "[[receive_connector]]\nname = \"a\"\nlisten = \"127.0.0.1:25\"\nrelay_networks = "
+      "[\"10.0.0.0/8\", 7]\n",
+      4, 33, "relay_networks[2]: must be a string, not an integer");
+}
+
+TEST(ConfigLoader, EnumeratedValuesSayWhatIsAllowedAndSuggest) {
+  const ConfigProblem problem = onlyProblem(
+      load("[[receive_connector]]\nname = \"a\"\nlisten = \"127.0.0.1:25\"\ntls = \"startls\"\n"));
+  EXPECT_EQ(problem.line, 4);
+  EXPECT_EQ(problem.column, 7);
+  EXPECT_EQ(problem.message,
+            "receive_connector[1].tls: \"startls\" is not one of none, starttls, required, "
+            "implicit; did you mean \"starttls\"?");
+  expectProblem("log_level = \"verbose\"\n", 1, 13,
+                "log_level: \"verbose\" is not one of debug, info, warning, error");
+  expectProblem("[[local_domain]]\nname = \"example.com\"\ndelivery = \"mbox\"\n", 3, 12,
+                "delivery: \"mbox\" is not one of maildir");
+}
+
+TEST(ConfigLoader, UnknownKeyWithSuggestionAtTheKey) {
+  const ConfigProblem problem = onlyProblem(load(
+      "[[receive_connector]]\nname = \"a\"\nlisten = \"127.0.0.1:25\"\nrelay_netwroks = []\n"));
+  EXPECT_EQ(problem.line, 4);
+  EXPECT_EQ(problem.column, 1);
+  EXPECT_EQ(problem.message,
+            "receive_connector[1].relay_netwroks: unknown key; did you mean \"relay_networks\"?");
+  expectProblem("log_levl = \"info\"\n", 1, 1,
+                "log_levl: unknown key; did you mean \"log_level\"?");
+  expectProblem("[[receive_connectors]]\nname = \"a\"\n", 1, 3,
+                "did you mean \"receive_connector\"?");
+  expectProblem(
+      "[[receive_connector]]\nname = \"a\"\nlisten = \"127.0.0.1:25\"\n[receive_connector.limits]\n"
+      "max_line_lenght = 1000\n",
+      5, 1, "limits.max_line_lenght: unknown key; did you mean \"max_line_length\"?");
+}
+
+TEST(ConfigLoader, UnknownKeyWithoutSuggestionListsTheAllowedKeys) {
+  expectProblem("[tls]\nchain = \"x\"\n", 2, 1,
+                "tls.chain: unknown key; the keys allowed here are certificate, private_key");
+}
+
+TEST(ConfigLoader, MisplacedKeysSayWhereTheyBelong) {
+  // A top-level key after a [[table]] header lands in that table: the classic TOML slip.
+  expectProblem("[[local_domain]]\nname = \"example.com\"\nmax_connections = 10\n", 3, 1,
+                "move it above the first [table]");
+  expectProblem(
+      "[[receive_connector]]\nname = \"a\"\nlisten = \"127.0.0.1:25\"\nmax_message_size = 10\n", 4,
+      1, "put it in [receive_connector.limits]");
+  expectProblem("certificate = \"x.pem\"\n", 1, 1, "it belongs in the [tls] table");
+}
+
+TEST(ConfigLoader, EveryProblemIsReportedInFileOrder) {
+  const ConfigLoad result = load(R"(log_level = "loud"
+max_connections = 0
+bogus = 1
+
+[[receive_connector]]
+name = "a"
+listen = "127.0.0.1:99999"
+tls = "sometimes"
+relay_networks = ["10.0.0.1/8"]
+
+[[local_domain]]
+name = "bad_domain"
+
+[[user]]
+name = "bob"
+password_hash = "plain"
+)");
+  ASSERT_EQ(result.problems.size(), 8u) << formatProblems("test.toml", result.problems);
+  const std::vector<std::pair<int, std::string>> expected = {
+      {1, "log_level"},
+      {2, "max_connections"},
+      {3, "bogus: unknown key"},
+      {7, "receive_connector[1].listen"},
+      {8, "receive_connector[1].tls"},
+      {9, "receive_connector[1].relay_networks[1]"},
+      {12, "local_domain[1].name"},
+      {16, "user[1].password_hash"},
+  };
+  for (std::size_t index = 0; index < expected.size(); ++index) {
+    EXPECT_EQ(result.problems[index].line, expected[index].first);
+    EXPECT_THAT(result.problems[index].message, HasSubstr(expected[index].second));
+  }
+}
+
+TEST(ConfigLoader, ConnectorNeedsNameAndListen) {
+  const ConfigLoad result = load("data_dir = \"x\"\n[[receive_connector]]\ntls = \"none\"\n");
+  ASSERT_EQ(result.problems.size(), 2u);
+  EXPECT_EQ(result.problems[0].line, 2);
+  EXPECT_THAT(result.problems[0].message, HasSubstr("has no name"));
+  EXPECT_THAT(result.problems[1].message, HasSubstr("has no listen address"));
+}
+
+TEST(ConfigLoader, EmptyConnectorArrayIsAnError) {
+  expectProblem("receive_connector = []\n", 1, 21, "nothing would listen");
+}
+
+TEST(ConfigLoader, DuplicateConnectorNames) {
+  expectProblem(R"([[receive_connector]]
+name = "smtp"
+listen = "127.0.0.1:25"
+[[receive_connector]]
+name = "smtp"
+listen = "127.0.0.1:26"
+)",
+                5, 8, "\"smtp\" is already used by receive_connector[1] (line 1)");
+}
+
+TEST(ConfigLoader, DuplicateListenAddresses) {
+  expectProblem(R"([[receive_connector]]
+name = "one"
+listen = "127.0.0.1:25"
+[[receive_connector]]
+name = "two"
+listen = "127.0.0.1:25"
+)",
+                6, 10, "is also the address of receive_connector[1] \"one\" (line 1)");
+}
+
+TEST(ConfigLoader, WildcardListenOverlapsAnAddressOfItsFamily) {
+  expectProblem(R"([[receive_connector]]
+name = "one"
+listen = "127.0.0.1:25"
+[[receive_connector]]
+name = "two"
+listen = "0.0.0.0:25"
+)",
+                6, 10, "overlaps \"127.0.0.1:25\"");
+  expectProblem(R"([[receive_connector]]
+name = "one"
+listen = "localhost:25"
+[[receive_connector]]
+name = "two"
+listen = "[::1]:25"
+)",
+                6, 10, "overlaps \"localhost:25\"");
+  // The listener is dual-stack, so [::] takes the port for IPv4 as well.
+  expectProblem(R"([[receive_connector]]
+name = "v4"
+listen = "127.0.0.1:25"
+[[receive_connector]]
+name = "v6"
+listen = "[::]:25"
+)",
+                6, 10, "and [::] on IPv4 addresses too");
+  // Different ports, different addresses, or a specific IPv6 address next to the IPv4 wildcard.
+  EXPECT_TRUE(load(R"([[receive_connector]]
+name = "v4"
+listen = "0.0.0.0:25"
+[[receive_connector]]
+name = "v6"
+listen = "[::1]:25"
+[[receive_connector]]
+name = "other"
+listen = "0.0.0.0:26"
+[[receive_connector]]
+name = "loopback"
+listen = "127.0.0.2:587"
+[[receive_connector]]
+name = "loopback2"
+listen = "127.0.0.3:587"
+)")
+                  .ok());
+}
+
+TEST(ConfigLoader, PortZeroMeansAnyFreePortAndNeverClashes) {
+  // The integration harness starts every connector on 127.0.0.1:0 and reads the real ports.
+  const ConfigLoad result = load(R"([[receive_connector]]
+name = "one"
+listen = "127.0.0.1:0"
+[[receive_connector]]
+name = "two"
+listen = "127.0.0.1:0"
+)");
+  ASSERT_TRUE(result.ok()) << formatProblems("test.toml", result.problems);
+  EXPECT_EQ(result.config.receive_connectors[1].listen, "127.0.0.1:0");
+}
+
+std::string connectorWith(std::string_view line) {
+  return "[[receive_connector]]\nname = \"a\"\nlisten = \"127.0.0.1:25\"\n" + std::string(line) +
+         "\n";
+}
+
+TEST(ConfigLoader, RelayNetworks) {
+  for (std::string_view good : {"10.0.0.0/8", "192.0.2.7", "192.0.2.7/32", "::1/128", "::1",
+                                "2001:db8::/32", "fe80::/10", "0.0.0.0/1"}) {
+    const ConfigLoad result =
+        load(connectorWith("relay_networks = [\"" + std::string(good) + "\"]"));
+    EXPECT_TRUE(result.ok()) << good << ": " << formatProblems("test.toml", result.problems);
+  }
+  const std::vector<std::pair<std::string_view, std::string_view>> bad = {
+      {"10.0.0.0/33", "invalid prefix length; use 0 to 32"},
+      {"::/129", "invalid prefix length; use 0 to 128"},
+      {"10.0.0.0/", "invalid prefix length"},
+      {"10.0.0.0/x", "invalid prefix length"},
+      {"300.1.1.1", "is not an IP address or CIDR network"},
+      {"example.com", "is not an IP address or CIDR network"},
+      {"", "is not an IP address or CIDR network"},
+      {"10.1.2.3/8", "host bits set after the prefix; write \"10.0.0.0/8\""},
+      {"2001:db8::1/32", "write \"2001:db8::/32\""},
+      {"0.0.0.0/0", "open relay"},
+      {"::/0", "open relay"},
+  };
+  for (const auto& [network, fragment] : bad) {
+    SCOPED_TRACE(std::string(network));
+    expectProblem(connectorWith("relay_networks = [\"" + std::string(network) + "\"]"), 4, 19,
+                  fragment);
+  }
+}
+
+TEST(ConfigLoader, ListenAddresses) {
+  for (std::string_view good : {"127.0.0.1:25", "0.0.0.0:65535", "[::1]:1", "[::]:587",
+                                "localhost:2525", "LOCALHOST:2525", "127.0.0.1:0"}) {
+    const ConfigLoad result =
+        load("[[receive_connector]]\nname = \"a\"\nlisten = \"" + std::string(good) + "\"\n");
+    EXPECT_TRUE(result.ok()) << good << ": " << formatProblems("test.toml", result.problems);
+  }
+  const std::vector<std::pair<std::string_view, std::string_view>> bad = {
+      {"127.0.0.1", "has no port"},
+      {"127.0.0.1:-1", "invalid port; use a port from 1 to 65535"},
+      {"127.0.0.1:65536", "invalid port"},
+      {"127.0.0.1:", "invalid port"},
+      {"127.0.0.1:smtp", "invalid port"},
+      {"mail.example.com:25", "does not name an IP address or localhost"},
+      {":25", "does not name an IP address"},
+      {"::1:25", "IPv6 address without brackets"},
+      {"[127.0.0.1]:25", "does not name an IP address"},
+      {"[::1]25", "is not host:port"},
+      {"[::1", "is not host:port"},
+  };
+  for (const auto& [listen, fragment] : bad) {
+    SCOPED_TRACE(std::string(listen));
+    expectProblem("[[receive_connector]]\nname = \"a\"\nlisten = \"" + std::string(listen) + "\"\n",
+                  3, 10, fragment);
+  }
+}
+
+TEST(ConfigLoader, ConnectorNames) {
+  expectProblem("[[receive_connector]]\nname = \"my connector\"\nlisten = \"127.0.0.1:25\"\n", 2, 8,
+                "is not a valid name");
+  expectProblem("[[receive_connector]]\nname = \"\"\nlisten = \"127.0.0.1:25\"\n", 2, 8,
+                "is not a valid name");
+}
+
+TEST(ConfigLoader, AuthContradictions) {
+  expectProblem(connectorWith("tls = \"none\"\nauth = true"), 5, 8,
+                "AUTH is only offered under TLS");
+  expectProblem(connectorWith("auth = false\nrequire_auth = true"), 5, 16,
+                "require_auth: is true but auth is false");
+  // auth defaults to true, so it is only an error when the file says so.
+  EXPECT_TRUE(load(connectorWith("tls = \"none\"")).ok());
+  const ConfigLoad result = load(connectorWith("tls = \"none\"\nrequire_auth = true"));
+  ASSERT_FALSE(result.ok());
+  EXPECT_THAT(onlyProblem(result).message, HasSubstr("tls is \"none\""));
+}
+
+// Each limit at its bound, and one past it.
+struct LimitBound {
+  std::string_view key;
+  std::int64_t minimum;
+  std::int64_t maximum;
+};
+
+class ConnectorLimitBounds : public testing::TestWithParam<LimitBound> {};
+
+std::uint64_t limitValue(const ConnectorLimits& limits, std::string_view key) {
+  if (key == "max_message_size") return limits.max_message_size;
+  if (key == "max_line_length") return limits.max_line_length;
+  if (key == "max_header_size") return limits.max_header_size;
+  if (key == "max_recipients") return limits.max_recipients;
+  if (key == "max_connections_per_client") return limits.max_connections_per_client;
+  if (key == "command_timeout_seconds") return limits.command_timeout_seconds;
+  if (key == "data_timeout_seconds") return limits.data_timeout_seconds;
+  if (key == "max_errors") return limits.max_errors;
+  if (key == "max_auth_failures") return limits.max_auth_failures;
+  ADD_FAILURE() << "unknown limit " << key;
+  return 0;
+}
+
+std::string limitsFile(std::string_view key, std::int64_t value) {
+  return "[[receive_connector]]\nname = \"a\"\nlisten = \"127.0.0.1:25\"\n"
+         "[receive_connector.limits]\n" +
+         std::string(key) + " = " + std::to_string(value) + "\n";
+}
+
+TEST_P(ConnectorLimitBounds, AcceptsTheBoundsAndRejectsOnePast) {
+  const LimitBound bound = GetParam();
+  for (std::int64_t value : {bound.minimum, bound.maximum}) {
+    const ConfigLoad result = load(limitsFile(bound.key, value));
+    ASSERT_TRUE(result.ok()) << value << ": " << formatProblems("test.toml", result.problems);
+    EXPECT_EQ(limitValue(result.config.receive_connectors[0].limits, bound.key),
+              static_cast<std::uint64_t>(value));
+  }
+  const int column = static_cast<int>(bound.key.size()) + 4;
+  expectProblem(limitsFile(bound.key, bound.minimum - 1), 5, column,
+                "is below the minimum of " + std::to_string(bound.minimum));
+  expectProblem(limitsFile(bound.key, bound.maximum + 1), 5, column,
+                "is above the maximum of " + std::to_string(bound.maximum));
+  expectProblem(limitsFile(bound.key, bound.maximum + 1), 5, column,
+                "receive_connector[1].limits." + std::string(bound.key) + ": ");
+}
+
+INSTANTIATE_TEST_SUITE_P(ConfigLoader, ConnectorLimitBounds,
+                         testing::Values(LimitBound{"max_message_size", 1, 1073741824},
+                                         LimitBound{"max_line_length", 512, 1048576},
+                                         LimitBound{"max_header_size", 1, 67108864},
+                                         LimitBound{"max_recipients", 1, 100000},
+                                         LimitBound{"max_connections_per_client", 1, 100000},
+                                         LimitBound{"command_timeout_seconds", 1, 3600},
+                                         LimitBound{"data_timeout_seconds", 1, 3600},
+                                         LimitBound{"max_errors", 1, 1000},
+                                         LimitBound{"max_auth_failures", 1, 1000}),
+                         [](const testing::TestParamInfo<LimitBound>& info) {
+                           return std::string(info.param.key);
+                         });
+
+TEST(ConfigLoader, LineLengthMinimumExplainsWhy) {
+  expectProblem(limitsFile("max_line_length", 511), 5, 19, "RFC 5321 command line");
+}
+
+TEST(ConfigLoader, LimitsAsInlineTable) {
+  const ConfigLoad result = load(connectorWith("limits = { max_recipients = 7, max_errors = 2 }"));
+  ASSERT_TRUE(result.ok()) << formatProblems("test.toml", result.problems);
+  EXPECT_EQ(result.config.receive_connectors[0].limits.max_recipients, 7u);
+  EXPECT_EQ(result.config.receive_connectors[0].limits.max_errors, 2u);
+  EXPECT_EQ(result.config.receive_connectors[0].limits.max_line_length, 4096u);  // default kept
+}
+
+TEST(ConfigLoader, TopLevelBounds) {
+  struct Bound {
+    std::string_view key;
+    std::int64_t minimum;
+    std::int64_t maximum;
+  };
+  for (const Bound& bound :
+       {Bound{"max_connections", 1, 1000000}, Bound{"min_free_disk_mb", 0, 1000000000},
+        Bound{"queue_retry_seconds", 1, 86400}}) {
+    SCOPED_TRACE(std::string(bound.key));
+    const auto text = [&](std::int64_t value) {
+      return std::string(bound.key) + " = " + std::to_string(value) + "\n";
+    };
+    EXPECT_TRUE(load(text(bound.minimum)).ok());
+    EXPECT_TRUE(load(text(bound.maximum)).ok());
+    const int column = static_cast<int>(bound.key.size()) + 4;
+    expectProblem(text(bound.minimum - 1), 1, column, "is below the minimum");
+    expectProblem(text(bound.maximum + 1), 1, column, "is above the maximum");
+  }
+  EXPECT_EQ(load("min_free_disk_mb = 0\n").config.min_free_disk_bytes, 0u);
+  EXPECT_EQ(load("min_free_disk_mb = 1048576\n").config.min_free_disk_bytes, 1ULL << 40);
+  EXPECT_EQ(load("min_free_disk_mb = 1000000000\n").config.min_free_disk_bytes,
+            1000000000ULL * 1024 * 1024);
+  EXPECT_EQ(load("max_connections = 1\n").config.max_connections, 1u);
+  EXPECT_EQ(load("queue_retry_seconds = 86400\n").config.queue_retry_seconds, 86400u);
+}
+
+TEST(ConfigLoader, TlsNeedsBothFilesOrNeither) {
+  expectProblem("[tls]\ncertificate = \"c.pem\"\n", 1, 1,
+                "certificate is set but private_key is not");
+  expectProblem("[tls]\nprivate_key = \"k.pem\"\n", 1, 1,
+                "private_key is set but certificate is not");
+  expectProblem("[tls]\ncertificate = \"\"\nprivate_key = \"k.pem\"\n", 2, 15, "must not be empty");
+  EXPECT_TRUE(load("[tls]\n").ok());
+}
+
+TEST(ConfigLoader, LocalDomains) {
+  for (std::string_view bad : {"bad_domain", "-bad.example", "bad-.example", "a..example",
+                               "example.com.", "192.0.2.1", "", "bücher.example"}) {
+    SCOPED_TRACE(std::string(bad));
+    expectProblem("[[local_domain]]\nname = \"" + std::string(bad) + "\"\n", 2, 8,
+                  "local_domain[1].name: ");
+  }
+  expectProblem(
+      "[[local_domain]]\nname = \"example.com\"\n[[local_domain]]\nname = \"EXAMPLE.com\"\n", 4, 8,
+      "\"example.com\" is already listed at line 2");
+  expectProblem("[[local_domain]]\ndelivery = \"maildir\"\n", 1, 1, "has no name");
+  const ConfigLoad result = load("[[local_domain]]\nname = \"xn--bcher-kva.Example\"\n");
+  ASSERT_TRUE(result.ok());
+  EXPECT_EQ(result.config.local_domains[0].name, "xn--bcher-kva.example");
+  // Naming the array with no entries means: no local domains.
+  EXPECT_TRUE(load("local_domain = []\n").config.local_domains.empty());
+}
+
+TEST(ConfigLoader, Hostname) {
+  EXPECT_EQ(load("hostname = \"mx.example.com\"\n").config.hostname, "mx.example.com");
+  expectProblem("hostname = \"mx example\"\n", 1, 12, "hostname: ");
+  expectProblem("hostname = \"\"\n", 1, 12, "hostname: must not be empty");
+}
+
+TEST(ConfigLoader, Users) {
+  const std::string good = "$pbkdf2-sha256$100000$c2FsdA==$aGFzaA==";
+  const ConfigLoad result =
+      load("[[user]]\nname = \"bob@example.com\"\npassword_hash = \"" + good + "\"\n");
+  ASSERT_TRUE(result.ok()) << formatProblems("test.toml", result.problems);
+  EXPECT_EQ(result.config.users[0].password_hash, good);
+
+  for (std::string_view bad :
+       {"secret", "$pbkdf2-sha1$1000$c2FsdA==$aGFzaA==", "$pbkdf2-sha256$600000$c2FsdA==",
+        "$pbkdf2-sha256$600000$c2FsdA==$aGFzaA==$extra", "$pbkdf2-sha256$many$c2FsdA==$aGFzaA==",
+        "$pbkdf2-sha256$0$c2FsdA==$aGFzaA==", "$pbkdf2-sha256$10000001$c2FsdA==$aGFzaA==",
+        "$pbkdf2-sha256$1000$$aGFzaA==", "$pbkdf2-sha256$1000$c2FsdA$aGFzaA==",
+        "$pbkdf2-sha256$1000$c2F=sdA=$aGFzaA==", "$pbkdf2-sha256$1000$c2FsdA==$aGFz-A=="}) {
+    SCOPED_TRACE(std::string(bad));
+    const std::string text =
+        "[[user]]\nname = \"bob\"\npassword_hash = \"" + std::string(bad) + "\"\n";
+    const ConfigProblem problem = onlyProblem(load(text));
+    EXPECT_EQ(problem.line, 3);
+    EXPECT_EQ(problem.column, 17);
+    EXPECT_THAT(problem.message, AllOf(HasSubstr("user[1].password_hash: "),
+                                       HasSubstr("generate one with: bulwark user hash")));
+    // The hash is a secret: it is never echoed into a message that may end up in a log.
+    EXPECT_THAT(problem.message, testing::Not(HasSubstr(std::string(bad))));
+  }
+  expectProblem("[[user]]\nname = \"bob\"\n", 1, 1, "has no password_hash");
+  expectProblem("[[user]]\nname = \"bob\"\npassword_hash = \"" + good +
+                    "\"\n[[user]]\nname = \"BOB\"\npassword_hash = \"" + good + "\"\n",
+                5, 8, "already defined at line 2");
+}
+
+TEST(ConfigLoader, FileThatCannotBeRead) {
+  const ConfigLoad result = loadConfigFile("/nonexistent/bulwark.toml");
+  EXPECT_EQ(result.config.source, "/nonexistent/bulwark.toml");
+  const ConfigProblem problem = onlyProblem(result);
+  EXPECT_EQ(problem.line, 0);
+  EXPECT_THAT(problem.message, AllOf(HasSubstr("\"/nonexistent/bulwark.toml\""),
+                                     HasSubstr("No such file or directory")));
+  EXPECT_EQ(formatProblems("/nonexistent/bulwark.toml", result.problems),
+            "/nonexistent/bulwark.toml: " + problem.message + "\n");
+  EXPECT_THAT(onlyProblem(loadConfigFile("/")).message, HasSubstr("Is a directory"));
+}
+
+TEST(ConfigLoader, FileIsReadAndNamed) {
+  const std::string path = testing::TempDir() + "config_loader_test.toml";
+  {
+    std::ofstream out(path);
+    out << "log_level = \"warning\"\nmax_connections = -1\n";
+  }
+  const ConfigLoad result = loadConfigFile(path);
+  std::remove(path.c_str());
+  EXPECT_EQ(result.config.source, path);
+  EXPECT_EQ(result.config.log_level, "warning");
+  ASSERT_EQ(result.problems.size(), 1u);
+  EXPECT_EQ(formatProblems(path, result.problems),
+            path + ":2:19: " + result.problems[0].message + "\n");
+}
+
+TEST(ConfigLoader, FormatProblemsOneALine) {
+  const std::vector<ConfigProblem> problems = {{3, 7, "first"}, {10, 1, "second"}};
+  EXPECT_EQ(formatProblems("b.toml", problems), "b.toml:3:7: first\nb.toml:10:1: second\n");
+  EXPECT_EQ(formatProblems("b.toml", {}), "");
+}
+
+TEST(ConfigLoader, ShippedExampleLoadsClean) {
+  const std::string path = std::string(BULWARK_SOURCE_DIR) + "/examples/bulwark.toml";
+  const ConfigLoad result = loadConfigFile(path);
+  ASSERT_TRUE(result.ok()) << formatProblems(path, result.problems);
+  EXPECT_GE(result.config.receive_connectors.size(), 2u);
+  EXPECT_FALSE(result.config.users.empty());
+}
+
+}  // namespace
+}  // namespace bulwark
