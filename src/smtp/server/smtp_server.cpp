@@ -249,6 +249,9 @@ class Session : public std::enable_shared_from_this<Session> {
     output_ += reply.render();
     if (reply.code >= 400) ++errors_;
   }
+  // The form coroutines use: g++ 12 miscompiles some coroutines that hold a Reply temporary
+  // (SIGILL when the frame is first resumed), so they pass the kind and build the Reply here.
+  void queueReply(ReplyKind kind, std::string_view detail = {}) { queueReply(makeReply(kind, detail)); }
 
   awaitable<bool> flush() {
     if (output_.empty()) co_return true;
@@ -315,29 +318,34 @@ class Session : public std::enable_shared_from_this<Session> {
       std::string line;
       LineStatus status = co_await readLine(line);
       if (status == LineStatus::closed) {
-        if (timed_out_) co_await sendFinal(makeReply(ReplyKind::timeout));
+        if (timed_out_) co_await sendFinal(ReplyKind::timeout);
         co_return;
       }
       if (status == LineStatus::too_long) {
-        queueReply(makeReply(ReplyKind::command_line_too_long));
+        queueReply(ReplyKind::command_line_too_long);
       } else if (status == LineStatus::bare_line_feed) {
-        queueReply(makeReply(ReplyKind::syntax_error, "Command lines must end with CRLF"));
+        queueReply(ReplyKind::syntax_error, "Command lines must end with CRLF");
       } else if (!co_await dispatch(line)) {
         co_return;
       }
       if (errors_ >= limits_.max_errors) {
-        co_await sendFinal(makeReply(ReplyKind::too_many_errors));
+        co_await sendFinal(ReplyKind::too_many_errors);
         co_return;
       }
     }
   }
 
-  awaitable<void> sendFinal(const Reply& reply) {
-    output_ += reply.render();
+  // Queues the reply and writes everything out. Takes the kind, not a Reply: g++ 12 mishandles
+  // non-trivial temporaries that live across a co_await (SIGILL on resumption).
+  awaitable<void> sendFinal(ReplyKind kind) {
+    output_ += makeReply(kind).render();
     co_await flush();
   }
 
   // Returns false when the session must end.
+  // Returns false when the session must end. The verbs that wait on I/O are handled with plain
+  // if statements: g++ 12 corrupts the coroutine frame (SIGILL on resumption) for co_await inside
+  // switch cases, so the switch lives in a normal function.
   awaitable<bool> dispatch(const std::string& line) {
     auto parsed = parseCommand(line, true);
     if (!parsed) {
@@ -345,28 +353,43 @@ class Session : public std::enable_shared_from_this<Session> {
       co_return true;
     }
     Command& command = *parsed;
+    const Verb verb = command.verb;
+    if (verb == Verb::data) co_return co_await onData();
+    if (verb == Verb::bdat) co_return co_await onChunk(command);
+    if (verb == Verb::starttls) {
+      if (!startTlsAllowed()) co_return true;
+      co_return co_await startTls();
+    }
+    if (verb == Verb::auth) co_return co_await onAuth(command);
+    if (verb == Verb::quit) {
+      co_await sendFinal(ReplyKind::closing);
+      co_return false;
+    }
+    dispatchImmediate(command);
+    co_return true;
+  }
+
+  // The commands answered without waiting for anything.
+  void dispatchImmediate(Command& command) {
     switch (command.verb) {
       case Verb::helo:
       case Verb::ehlo: onHello(command); break;
       case Verb::mail: onMail(command); break;
       case Verb::rcpt: onRecipient(command); break;
-      case Verb::data: co_return co_await onData();
-      case Verb::bdat: co_return co_await onChunk(command);
       case Verb::rset:
         resetTransaction();
-        queueReply(makeReply(ReplyKind::reset));
+        queueReply(ReplyKind::reset);
         break;
-      case Verb::noop: queueReply(makeReply(ReplyKind::noop)); break;
-      case Verb::quit:
-        co_await sendFinal(makeReply(ReplyKind::closing));
-        co_return false;
-      case Verb::vrfy: queueReply(makeReply(ReplyKind::vrfy_cannot_verify)); break;
-      case Verb::expn: queueReply(makeReply(ReplyKind::not_implemented, "EXPN is not available")); break;
-      case Verb::help: queueReply(makeReply(ReplyKind::help)); break;
-      case Verb::starttls: co_return co_await onStartTls();
-      case Verb::auth: co_return co_await onAuth(command);
+      case Verb::noop: queueReply(ReplyKind::noop); break;
+      case Verb::vrfy: queueReply(ReplyKind::vrfy_cannot_verify); break;
+      case Verb::expn: queueReply(ReplyKind::not_implemented, "EXPN is not available"); break;
+      case Verb::help: queueReply(ReplyKind::help); break;
+      case Verb::data:
+      case Verb::bdat:
+      case Verb::starttls:
+      case Verb::auth:
+      case Verb::quit: break;  // handled by dispatch()
     }
-    co_return true;
   }
 
   bool tlsOffered() const {
@@ -399,34 +422,33 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void onMail(Command& command) {
-    if (info_.helo.empty()) return queueReply(makeReply(ReplyKind::need_helo));
-    if (in_transaction_) return queueReply(makeReply(ReplyKind::nested_mail));
+    if (info_.helo.empty()) return queueReply(ReplyKind::need_helo);
+    if (in_transaction_) return queueReply(ReplyKind::nested_mail);
     if (connector_.settings->tls == TlsMode::required && !tls_active_) {
-      return queueReply(makeReply(ReplyKind::must_issue_starttls));
+      return queueReply(ReplyKind::must_issue_starttls);
     }
     if (connector_.settings->require_auth && info_.auth_user.empty()) {
-      return queueReply(makeReply(ReplyKind::auth_required));
+      return queueReply(ReplyKind::auth_required);
     }
     if (command.mail.require_tls && !tls_active_) {
-      return queueReply(makeReply(ReplyKind::requiretls_needs_tls));
+      return queueReply(ReplyKind::requiretls_needs_tls);
     }
     if (!command.mail.smtputf8 && !isAscii(command.address)) {
-      return queueReply(makeReply(ReplyKind::smtputf8_not_allowed));
+      return queueReply(ReplyKind::smtputf8_not_allowed);
     }
     if (command.mail.body == "BINARYMIME") {
-      return queueReply(makeReply(ReplyKind::parameter_not_recognized,
-                                  "BODY=BINARYMIME is not supported here"));
+      return queueReply(ReplyKind::parameter_not_recognized, "BODY=BINARYMIME is not supported here");
     }
     if (command.mail.size && *command.mail.size > limits_.max_message_size) {
-      return queueReply(makeReply(ReplyKind::message_too_big));
+      return queueReply(ReplyKind::message_too_big);
     }
-    if (!handler_.hasStorageRoom()) return queueReply(makeReply(ReplyKind::insufficient_storage));
+    if (!handler_.hasStorageRoom()) return queueReply(ReplyKind::insufficient_storage);
     in_transaction_ = true;
     transaction_ = Transaction{};
     transaction_.queue_id = newQueueId();
     transaction_.sender = std::move(command.address);
     transaction_.parameters = std::move(command.mail);
-    queueReply(makeReply(ReplyKind::ok_sender));
+    queueReply(ReplyKind::ok_sender);
   }
 
   bool mayRelay() const {
@@ -438,37 +460,36 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void onRecipient(Command& command) {
-    if (!in_transaction_) return queueReply(makeReply(ReplyKind::need_mail));
+    if (!in_transaction_) return queueReply(ReplyKind::need_mail);
     if (command.address.empty()) {
-      return queueReply(makeReply(ReplyKind::bad_recipient_address));
+      return queueReply(ReplyKind::bad_recipient_address);
     }
     if (!transaction_.parameters.smtputf8 && !isAscii(command.address)) {
-      return queueReply(makeReply(ReplyKind::smtputf8_not_allowed));
+      return queueReply(ReplyKind::smtputf8_not_allowed);
     }
     if (transaction_.recipients.size() >= limits_.max_recipients) {
-      return queueReply(makeReply(ReplyKind::too_many_recipients));
+      return queueReply(ReplyKind::too_many_recipients);
     }
     auto mailbox = parseMailbox(command.address, true);
-    if (!mailbox) return queueReply(makeReply(ReplyKind::bad_recipient_address));
+    if (!mailbox) return queueReply(ReplyKind::bad_recipient_address);
     bool relay_allowed = mayRelay();
     bool local = !mailbox->domain_is_literal && shared_.config().isLocalDomain(mailbox->domain);
-    if (!local && !relay_allowed) return queueReply(makeReply(ReplyKind::relay_denied));
+    if (!local && !relay_allowed) return queueReply(ReplyKind::relay_denied);
     if (local) {
       // Routing characters in a local part ask the next hop to relay (the %-hack, UUCP bang
       // paths, quoted "user@elsewhere"): refused unless the client may relay anyway.
       if (!relay_allowed &&
           mailbox->local_part.find_first_of("%!@") != std::string::npos) {
-        return queueReply(makeReply(ReplyKind::routing_characters));
+        return queueReply(ReplyKind::routing_characters);
       }
       if (!isDeliverableLocalPart(mailbox->local_part)) {
-        return queueReply(makeReply(ReplyKind::no_such_user,
-                                    "No such user here: local part cannot be a mailbox name"));
+        return queueReply(ReplyKind::no_such_user, "No such user here: local part cannot be a mailbox name");
       }
     }
     transaction_.recipients.push_back(TransactionRecipient{
         std::move(command.address), std::move(command.rcpt.original_recipient),
         command.rcpt.notify});
-    queueReply(makeReply(ReplyKind::ok_recipient));
+    queueReply(ReplyKind::ok_recipient);
   }
 
   ContentLimits contentLimits() const {
@@ -478,18 +499,18 @@ class Session : public std::enable_shared_from_this<Session> {
 
   awaitable<bool> onData() {
     if (!in_transaction_) {
-      queueReply(makeReply(ReplyKind::need_mail));
+      queueReply(ReplyKind::need_mail);
       co_return true;
     }
     if (chunking_) {
-      queueReply(makeReply(ReplyKind::bad_sequence, "DATA cannot follow BDAT; send RSET"));
+      queueReply(ReplyKind::bad_sequence, "DATA cannot follow BDAT; send RSET");
       co_return true;
     }
     if (transaction_.recipients.empty()) {
-      queueReply(makeReply(ReplyKind::need_recipient));
+      queueReply(ReplyKind::need_recipient);
       co_return true;
     }
-    queueReply(makeReply(ReplyKind::start_data));
+    queueReply(ReplyKind::start_data);
     if (!co_await flush()) co_return false;
     DataDecoder decoder(contentLimits());
     while (true) {
@@ -500,7 +521,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       setDeadline(std::chrono::seconds(limits_.data_timeout_seconds));
       if (!co_await readSome()) {
-        if (timed_out_) co_await sendFinal(makeReply(ReplyKind::timeout));
+        if (timed_out_) co_await sendFinal(ReplyKind::timeout);
         co_return false;
       }
     }
@@ -521,7 +542,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (read_position_ == input_.size()) {
         setDeadline(std::chrono::seconds(limits_.data_timeout_seconds));
         if (!co_await readSome()) {
-          if (timed_out_) co_await sendFinal(makeReply(ReplyKind::timeout));
+          if (timed_out_) co_await sendFinal(ReplyKind::timeout);
           co_return false;
         }
       }
@@ -532,15 +553,15 @@ class Session : public std::enable_shared_from_this<Session> {
       remaining -= take;
     }
     if (!in_transaction_) {
-      queueReply(makeReply(ReplyKind::need_mail));
+      queueReply(ReplyKind::need_mail);
       co_return true;
     }
     if (transaction_.recipients.empty()) {
-      queueReply(makeReply(ReplyKind::need_recipient));
+      queueReply(ReplyKind::need_recipient);
       co_return true;
     }
     if (chunk_failed_) {
-      queueReply(makeReply(ReplyKind::bdat_after_data_problem));
+      queueReply(ReplyKind::bdat_after_data_problem);
       if (command.last_chunk) resetTransaction();
       co_return true;
     }
@@ -548,10 +569,10 @@ class Session : public std::enable_shared_from_this<Session> {
       if (chunk_content_->problem() == ContentProblem::too_big) {
         // Say so now rather than after the client has sent every remaining chunk.
         chunk_failed_ = true;
-        queueReply(makeReply(ReplyKind::message_too_big));
+        queueReply(ReplyKind::message_too_big);
         co_return true;
       }
-      queueReply(makeReply(ReplyKind::ok, std::to_string(command.chunk_size) + " octets received"));
+      queueReply(ReplyKind::ok, std::to_string(command.chunk_size) + " octets received");
       co_return true;
     }
     chunk_content_->finish();
@@ -671,23 +692,33 @@ class Session : public std::enable_shared_from_this<Session> {
     co_return true;
   }
 
-  awaitable<bool> onStartTls() {
-    if (!tlsOffered()) {
-      queueReply(tls_active_ ? makeReply(ReplyKind::bad_sequence, "TLS already active")
-                             : makeReply(ReplyKind::not_implemented, "STARTTLS not offered here"));
-      co_return true;
+  // False (with the refusal queued) when STARTTLS cannot start now.
+  bool startTlsAllowed() {
+    if (tls_active_) {
+      queueReply(ReplyKind::bad_sequence, "TLS already active");
+      return false;
     }
-    co_await sendFinal(makeReply(ReplyKind::tls_go_ahead));
+    if (!tlsOffered()) {
+      queueReply(ReplyKind::not_implemented, "STARTTLS not offered here");
+      return false;
+    }
+    return true;
+  }
+
+  // Straight-line on purpose: g++ 12 (with -O0 -fsanitize) produced a corrupt frame for the
+  // earlier version that returned early before its first co_await (SIGILL on first resumption).
+  awaitable<bool> startTls() {
+    co_await sendFinal(ReplyKind::tls_go_ahead);
     // Anything the client pipelined after STARTTLS arrived in clear and must not be obeyed
     // (CVE-2011-0411, RFC 3207 4.2).
     input_.clear();
     read_position_ = 0;
-    if (!co_await handshake()) co_return false;
+    const bool established = co_await handshake();
     resetTransaction();
     info_.helo.clear();
     info_.extended = false;
     info_.auth_user.clear();
-    co_return true;
+    co_return established;
   }
 
   awaitable<bool> readAuthResponse(std::string& decoded, bool& cancelled, bool& ok) {
@@ -709,28 +740,29 @@ class Session : public std::enable_shared_from_this<Session> {
 
   awaitable<bool> onAuth(const Command& command) {
     if (!tls_active_) {
-      queueReply(makeReply(ReplyKind::auth_encryption_required));
+      queueReply(ReplyKind::auth_encryption_required);
       co_return true;
     }
     if (!connector_.settings->auth) {
-      queueReply(makeReply(ReplyKind::not_implemented, "AUTH not offered here"));
+      queueReply(ReplyKind::not_implemented, "AUTH not offered here");
       co_return true;
     }
     if (!info_.auth_user.empty()) {
-      queueReply(makeReply(ReplyKind::auth_already_done));
+      queueReply(ReplyKind::auth_already_done);
       co_return true;
     }
     if (in_transaction_) {
-      queueReply(makeReply(ReplyKind::bad_sequence, "AUTH not allowed during a mail transaction"));
+      queueReply(ReplyKind::bad_sequence, "AUTH not allowed during a mail transaction");
       co_return true;
     }
     if (shared_.recentAuthFailures(info_.client_address) >= limits_.max_auth_failures) {
-      co_await sendFinal(makeReply(ReplyKind::too_many_auth_failures));
+      co_await sendFinal(ReplyKind::too_many_auth_failures);
       co_return false;
     }
     auto words = split(command.argument, ' ');
     std::string mechanism = asciiLower(words[0]);
-    std::string initial = words.size() > 1 ? std::string(words[1]) : std::string();
+    std::string initial;
+    if (words.size() > 1) initial = words[1];
     std::string user, password;
     bool cancelled = false, ok = true;
     if (mechanism == "plain") {
@@ -766,19 +798,20 @@ class Session : public std::enable_shared_from_this<Session> {
         if (!co_await readAuthResponse(password, cancelled, ok)) co_return false;
       }
     } else {
-      queueReply(makeReply(ReplyKind::auth_mechanism_unknown));
+      queueReply(ReplyKind::auth_mechanism_unknown);
       co_return true;
     }
     if (cancelled) {
-      queueReply(makeReply(ReplyKind::auth_cancelled));
+      queueReply(ReplyKind::auth_cancelled);
       co_return true;
     }
     if (!ok) {
-      queueReply(makeReply(ReplyKind::auth_syntax));
+      queueReply(ReplyKind::auth_syntax);
       co_return true;
     }
     const User* account = shared_.findUser(user);
-    std::string stored = account ? account->password_hash : std::string();
+    std::string stored;
+    if (account) stored = account->password_hash;
     // PBKDF2 takes tens of milliseconds: off the I/O threads. Unknown users cost the same time.
     auto verify = [password = std::move(password), stored = std::move(stored)]() -> awaitable<bool> {
       if (stored.empty()) {
@@ -791,12 +824,12 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!verified) {
       shared_.noteAuthFailure(info_.client_address);
       log::info("AUTH {} failed for [{}]", mechanism, info_.client_address);
-      queueReply(makeReply(ReplyKind::auth_invalid_credentials));
+      queueReply(ReplyKind::auth_invalid_credentials);
       co_return true;
     }
     info_.auth_user = account->name;
     log::info("AUTH {} succeeded for [{}] as {}", mechanism, info_.client_address, info_.auth_user);
-    queueReply(makeReply(ReplyKind::auth_success));
+    queueReply(ReplyKind::auth_success);
     co_return true;
   }
 
