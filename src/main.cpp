@@ -11,6 +11,12 @@ int main(int argc, char** argv) {
   bulwark::app::addConfigCommand(app, action);
   bulwark::app::addTraceCommand(app, action);
   bulwark::app::addUserCommand(app, action);
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    // --help prints and exits 0; every usage error exits 2, as the subcommands' own checks do.
+    int code = app.exit(error);
+    return code == 0 ? 0 : 2;
+  }
   return action ? action() : 2;
 }

@@ -1,6 +1,7 @@
 // MessageIntake; see message_intake.h.
 #include "app/message_intake.h"
 
+#include "app/trace_events.h"
 #include "common/log.h"
 
 namespace bulwark::app {
@@ -34,23 +35,6 @@ queue::Envelope envelopeFrom(const smtp::Transaction& transaction) {
   return envelope;
 }
 
-store::TraceEvent eventFrom(const queue::Envelope& envelope, std::string status) {
-  store::TraceEvent event;
-  event.time = std::chrono::system_clock::now();
-  event.queue_id = envelope.queue_id;
-  event.message_id = envelope.message_id;
-  event.status = std::move(status);
-  event.sender = envelope.sender;
-  for (const auto& recipient : envelope.recipients) event.recipients.push_back(recipient.address);
-  event.client_address = envelope.client_address;
-  event.helo = envelope.helo;
-  event.tls_version = envelope.tls_version;
-  event.tls_cipher = envelope.tls_cipher;
-  event.auth_user = envelope.auth_user;
-  event.size = envelope.size;
-  return event;
-}
-
 }  // namespace
 
 MessageIntake::MessageIntake(const Config& config, queue::Spool& spool, store::TraceStore& trace,
@@ -77,7 +61,7 @@ void MessageIntake::accept(smtp::Transaction transaction, std::function<void(smt
               envelope.sender, envelope.recipients.size(), envelope.size, envelope.client_address,
               envelope.tls_version.empty() ? "" : " tls=" + envelope.tls_version);
     done(smtp::makeReply(smtp::ReplyKind::queued, "Queued as " + envelope.queue_id));
-    trace_.record(eventFrom(envelope, "received"));
+    trace_.record(traceEvent(envelope, "received"));
     runner_.submit(std::move(envelope), std::move(data));
   });
 }
@@ -85,7 +69,7 @@ void MessageIntake::accept(smtp::Transaction transaction, std::function<void(smt
 void MessageIntake::rejected(const smtp::Transaction& transaction, const smtp::Reply& reply) {
   auto envelope = envelopeFrom(transaction);
   envelope.size = 0;
-  auto event = eventFrom(envelope, "rejected");
+  auto event = traceEvent(envelope, "rejected");
   event.detail = reply.render();
   while (!event.detail.empty() && (event.detail.back() == '\n' || event.detail.back() == '\r')) {
     event.detail.pop_back();

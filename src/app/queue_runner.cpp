@@ -3,6 +3,7 @@
 // delivery, never lose one.
 #include "app/queue_runner.h"
 
+#include "app/trace_events.h"
 #include "common/log.h"
 #include "common/strings.h"
 
@@ -16,22 +17,6 @@ std::pair<std::string_view, std::string_view> splitAddress(std::string_view addr
   auto at = address.rfind('@');
   if (at == std::string_view::npos) return {address, {}};
   return {address.substr(0, at), address.substr(at + 1)};
-}
-
-store::TraceEvent traceFor(const queue::Envelope& envelope, std::string status) {
-  store::TraceEvent event;
-  event.time = std::chrono::system_clock::now();
-  event.queue_id = envelope.queue_id;
-  event.message_id = envelope.message_id;
-  event.status = std::move(status);
-  event.sender = envelope.sender;
-  event.client_address = envelope.client_address;
-  event.helo = envelope.helo;
-  event.tls_version = envelope.tls_version;
-  event.tls_cipher = envelope.tls_cipher;
-  event.auth_user = envelope.auth_user;
-  event.size = envelope.size;
-  return event;
 }
 
 }  // namespace
@@ -110,7 +95,7 @@ void QueueRunner::deliver(queue::QueuedMessage message, std::shared_ptr<const st
       continue;
     }
     auto delivered = maildir_.deliver(domain, local_part, envelope.sender, *data);
-    auto event = traceFor(envelope, delivered ? "delivered" : "deferred");
+    auto event = traceEvent(envelope, delivered ? "delivered" : "deferred");
     event.recipients = {recipient.address};
     if (!delivered) {
       deferral = "4.3.0 local delivery failed: " + delivered.error().message;
@@ -146,7 +131,8 @@ void QueueRunner::deliver(queue::QueuedMessage message, std::shared_ptr<const st
     log::error("{}: cannot defer: {}", envelope.queue_id, deferred.error().message);
   }
   if (deferral == kRemoteUnavailable) {
-    auto event = traceFor(envelope, "deferred");
+    auto event = traceEvent(envelope, "deferred");
+    event.recipients.clear();
     for (const auto& recipient : envelope.recipients) {
       if (recipient.status == queue::RecipientStatus::pending) event.recipients.push_back(recipient.address);
     }

@@ -1,6 +1,8 @@
 // PBKDF2 (RFC 8018 5.2) through OpenSSL; the stored form is modelled on passlib's.
 #include "net/password.h"
 
+#include "net/base64.h"
+
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -10,27 +12,6 @@
 
 namespace bulwark::net {
 namespace {
-
-std::string toBase64(const unsigned char* data, size_t size) {
-  std::string out(4 * ((size + 2) / 3) + 1, '\0');
-  int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data,
-                                static_cast<int>(size));
-  out.resize(static_cast<size_t>(written));
-  return out;
-}
-
-bool fromBase64(std::string_view text, std::vector<unsigned char>& out) {
-  if (text.empty() || text.size() % 4 != 0) return false;
-  out.assign(text.size() / 4 * 3 + 1, 0);
-  int written = EVP_DecodeBlock(out.data(), reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  if (written < 0) return false;
-  size_t padding = 0;
-  if (text.back() == '=') ++padding;
-  if (text.size() >= 2 && text[text.size() - 2] == '=') ++padding;
-  out.resize(static_cast<size_t>(written) - padding);
-  return true;
-}
 
 bool derive(std::string_view password, const std::vector<unsigned char>& salt, int iterations,
             unsigned char* out, size_t size) {
@@ -47,7 +28,8 @@ std::string hashPassword(std::string_view password, int iterations) {
   unsigned char hash[32];
   derive(password, salt, iterations, hash, sizeof hash);
   return "$pbkdf2-sha256$" + std::to_string(iterations) + "$" +
-         toBase64(salt.data(), salt.size()) + "$" + toBase64(hash, sizeof hash);
+         base64Encode(std::string_view(reinterpret_cast<const char*>(salt.data()), salt.size())) +
+         "$" + base64Encode(std::string_view(reinterpret_cast<const char*>(hash), sizeof hash));
 }
 
 bool verifyPassword(std::string_view password, std::string_view stored_hash) {
@@ -64,12 +46,13 @@ bool verifyPassword(std::string_view password, std::string_view stored_hash) {
       iterations > 10000000) {
     return false;
   }
-  std::vector<unsigned char> salt, expected;
-  if (!fromBase64(rest.substr(first + 1, second - first - 1), salt)) return false;
-  if (!fromBase64(rest.substr(second + 1), expected) || expected.empty()) return false;
-  std::vector<unsigned char> actual(expected.size());
+  auto salt_bytes = base64Decode(rest.substr(first + 1, second - first - 1));
+  auto expected = base64Decode(rest.substr(second + 1));
+  if (!salt_bytes || salt_bytes->empty() || !expected || expected->empty()) return false;
+  std::vector<unsigned char> salt(salt_bytes->begin(), salt_bytes->end());
+  std::vector<unsigned char> actual(expected->size());
   if (!derive(password, salt, iterations, actual.data(), actual.size())) return false;
-  return CRYPTO_memcmp(actual.data(), expected.data(), actual.size()) == 0;
+  return CRYPTO_memcmp(actual.data(), expected->data(), actual.size()) == 0;
 }
 
 }  // namespace bulwark::net

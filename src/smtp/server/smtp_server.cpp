@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/strings.h"
 #include "mime/header_scan.h"
+#include "net/base64.h"
 #include "net/cidr.h"
 #include "net/password.h"
 #include "net/tls_context.h"
@@ -115,31 +116,6 @@ struct ConnectorRuntime {
   const ReceiveConnector* settings = nullptr;
   std::vector<net::Cidr> relay_networks;
 };
-
-std::string base64Decode(std::string_view text, bool& ok) {
-  ok = false;
-  if (text.size() % 4 != 0) return {};
-  std::string out(text.size() / 4 * 3 + 1, '\0');
-  int written = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  if (written < 0) return {};
-  size_t padding = 0;
-  if (!text.empty() && text.back() == '=') ++padding;
-  if (text.size() >= 2 && text[text.size() - 2] == '=') ++padding;
-  out.resize(static_cast<size_t>(written) - padding);
-  ok = true;
-  return out;
-}
-
-std::string base64Encode(std::string_view text) {
-  std::string out(4 * ((text.size() + 2) / 3) + 1, '\0');
-  int written = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(text.data()),
-                                static_cast<int>(text.size()));
-  out.resize(static_cast<size_t>(written));
-  return out;
-}
 
 bool isAscii(std::string_view text) {
   for (unsigned char c : text) {
@@ -734,7 +710,9 @@ class Session : public std::enable_shared_from_this<Session> {
       cancelled = true;
       co_return true;
     }
-    decoded = base64Decode(line, ok);
+    auto bytes = net::base64Decode(line);
+    ok = bytes.has_value();
+    if (ok) decoded = std::move(*bytes);
     co_return true;
   }
 
@@ -773,7 +751,9 @@ class Session : public std::enable_shared_from_this<Session> {
       } else if (initial == "=") {
         decoded.clear();
       } else {
-        decoded = base64Decode(initial, ok);
+        auto bytes = net::base64Decode(initial);
+        ok = bytes.has_value();
+        if (ok) decoded = std::move(*bytes);
       }
       if (!cancelled && ok) {
         // authzid NUL authcid NUL passwd (RFC 4616 2); a differing authzid is refused.
@@ -788,13 +768,15 @@ class Session : public std::enable_shared_from_this<Session> {
     } else if (mechanism == "login") {
       std::string decoded;
       if (!initial.empty()) {
-        user = base64Decode(initial, ok);
+        auto bytes = net::base64Decode(initial);
+        ok = bytes.has_value();
+        if (ok) user = std::move(*bytes);
       } else {
-        queueReply(Reply{334, "", {base64Encode("Username:")}});
+        queueReply(Reply{334, "", {net::base64Encode("Username:")}});
         if (!co_await readAuthResponse(user, cancelled, ok)) co_return false;
       }
       if (!cancelled && ok) {
-        queueReply(Reply{334, "", {base64Encode("Password:")}});
+        queueReply(Reply{334, "", {net::base64Encode("Password:")}});
         if (!co_await readAuthResponse(password, cancelled, ok)) co_return false;
       }
     } else {

@@ -1,0 +1,13 @@
+// The trace event for a queued message: one builder for the intake ("received", "rejected") and
+// the queue runner ("delivered", "deferred"), so every event carries the same envelope fields.
+#pragma once
+
+#include "queue/envelope.h"
+#include "store/trace_store.h"
+
+namespace bulwark::app {
+
+// Every field from the envelope, all its recipients, time now.
+store::TraceEvent traceEvent(const queue::Envelope& envelope, std::string status);
+
+}  // namespace bulwark::app
