@@ -3,6 +3,8 @@
 // plus where it came from. It travels with the message through every state of the queue.
 #pragma once
 
+#include "common/dsn.h"
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -10,13 +12,7 @@
 
 namespace bulwark::queue {
 
-// RFC 3461 NOTIFY bits; 0 means the parameter was not given (default behaviour).
-enum NotifyFlags : std::uint8_t {
-  notify_never = 1,
-  notify_success = 2,
-  notify_failure = 4,
-  notify_delay = 8,
-};
+using bulwark::NotifyFlags;
 
 enum class RecipientStatus : std::uint8_t { pending = 0, delivered = 1, failed = 2 };
 

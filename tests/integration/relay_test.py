@@ -65,6 +65,15 @@ class RelayTest(unittest.TestCase):
         self.assertEqual(connection.reply()[0], 250)
         self.assertEqual(len(self.server.wait_delivered("routed", 1)), 1)
 
+    def test_bare_postmaster_is_accepted(self):
+        connection = self.session()
+        self.assertEqual(connection.command("RCPT TO:<Postmaster>")[0], 250)
+        self.assertEqual(connection.command("RCPT TO:<nobody>")[0], 501)
+        self.assertEqual(connection.command("DATA")[0], 354)
+        connection.send("Subject: to the postmaster\r\n\r\nx\r\n.\r\n")
+        self.assertEqual(connection.reply()[0], 250)
+        self.assertEqual(len(self.server.wait_delivered("postmaster", 1)), 1)
+
     def test_path_traversal_local_part_refused(self):
         connection = self.session()
         for local_part in ["../../etc", ".hidden", "a/b"]:

@@ -3,6 +3,8 @@
 // REQUIRETLS (RFC 8689), AUTH (RFC 4954 5); BDAT (RFC 3030 2). The line is untrusted.
 #include "smtp/proto/command.h"
 
+#include "common/dsn.h"
+
 #include <array>
 #include <charconv>
 #include <vector>
@@ -17,13 +19,6 @@ namespace {
 constexpr std::size_t kMaxEnvelopeIdLength = 100;
 // RFC 4422 3.1: SASL mechanism names are 1 to 20 characters.
 constexpr std::size_t kMaxMechanismLength = 20;
-
-// queue::NotifyFlags (queue/envelope.h). The queue module sits below this one in the dependency
-// order, so the bit values are repeated here rather than included.
-constexpr std::uint8_t kNotifyNever = 1;
-constexpr std::uint8_t kNotifySuccess = 2;
-constexpr std::uint8_t kNotifyFailure = 4;
-constexpr std::uint8_t kNotifyDelay = 8;
 
 using Result = ReplyResult<Command>;
 
@@ -202,16 +197,16 @@ std::optional<Reply> parseMailParameters(const std::vector<std::string_view>& it
 
 // RFC 3461 4.1: "NEVER" alone, or a comma list of SUCCESS, FAILURE, DELAY.
 std::optional<std::uint8_t> parseNotify(std::string_view value) {
-  if (equalsIgnoreCase(value, "NEVER")) return kNotifyNever;
+  if (equalsIgnoreCase(value, "NEVER")) return notify_never;
   std::uint8_t flags = 0;
   for (std::string_view item : split(value, ',')) {
     std::uint8_t flag = 0;
     if (equalsIgnoreCase(item, "SUCCESS")) {
-      flag = kNotifySuccess;
+      flag = notify_success;
     } else if (equalsIgnoreCase(item, "FAILURE")) {
-      flag = kNotifyFailure;
+      flag = notify_failure;
     } else if (equalsIgnoreCase(item, "DELAY")) {
-      flag = kNotifyDelay;
+      flag = notify_delay;
     } else {
       return std::nullopt;  // includes NEVER in a list, and empty items
     }

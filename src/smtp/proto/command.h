@@ -27,7 +27,7 @@ struct MailParameters {
 };
 
 struct RcptParameters {
-  std::uint8_t notify = 0;             // queue::NotifyFlags bits
+  std::uint8_t notify = 0;             // NotifyFlags bits (common/dsn.h)
   std::string original_recipient;      // ORCPT= as "addr-type;address", xtext-decoded
 };
 

@@ -446,6 +446,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (transaction_.recipients.size() >= limits_.max_recipients) {
       return queueReply(ReplyKind::too_many_recipients);
     }
+    if (command.address.find('@') == std::string::npos) {
+      // RFC 5321 4.1.1.3: the bare "Postmaster" must be accepted; it is ours.
+      if (!equalsIgnoreCase(command.address, "postmaster") ||
+          shared_.config().local_domains.empty()) {
+        return queueReply(ReplyKind::bad_recipient_address);
+      }
+      command.address = "postmaster@" + shared_.config().local_domains.front().name;
+    }
     auto mailbox = parseMailbox(command.address, true);
     if (!mailbox) return queueReply(ReplyKind::bad_recipient_address);
     bool relay_allowed = mayRelay();
