@@ -13,6 +13,7 @@ import threading
 import time
 import unittest
 import uuid
+import warnings
 
 from bulwark_harness import BulwarkServer
 
@@ -33,6 +34,8 @@ def free_port():
 
 class CrashTest(unittest.TestCase):
     def setUp(self):
+        # Killing the server leaves its stdout pipe to the garbage collector: not our concern here.
+        warnings.simplefilter("ignore", ResourceWarning)
         self.data_dir = tempfile.mkdtemp(prefix="bulwark-crash-")
         self.port = free_port()
         connector = (f'name = "default"\nlisten = "127.0.0.1:{self.port}"\ntls = "none"\nauth = false\n'
