@@ -1,6 +1,7 @@
 // `bulwark serve`: loads the configuration (or the embedded default), prepares the data directory
 // (spool recovery, trace store, certificate), and runs the SMTP listeners and the queue runner
 // until SIGTERM or SIGINT.
+#include "app/account_authenticator.h"
 #include "app/commands.h"
 #include "app/message_intake.h"
 #include "app/queue_runner.h"
@@ -82,6 +83,11 @@ int serve(const ServeOptions& options) {
     log::error("cannot open the trace store: {}", trace.error().message);
     return 1;
   }
+  auto users = store::openSqliteUserStore(config.storeDirectory() / "users.sqlite");
+  if (!users) {
+    log::error("cannot open the user store: {}", users.error().message);
+    return 1;
+  }
   auto recovered = (*spool)->recover();
   if (!recovered) {
     log::error("queue recovery failed: {}", recovered.error().message);
@@ -93,7 +99,8 @@ int serve(const ServeOptions& options) {
 
   QueueRunner runner(config, **spool, **trace);
   MessageIntake intake(config, **spool, **trace, runner);
-  smtp::SmtpServer server(config, certificate, intake);
+  AccountAuthenticator authenticator(config, **users);
+  smtp::SmtpServer server(config, certificate, intake, authenticator);
   unsigned threads = options.threads ? options.threads : std::max(2u, std::thread::hardware_concurrency());
   auto started = server.start(threads);
   if (!started) {

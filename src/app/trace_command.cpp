@@ -2,7 +2,7 @@
 // writing it, and prints a table or JSON. Untrusted: the command-line arguments (validated here,
 // exit 2 when wrong) and every stored string (came from the network; escaped by trace_format).
 #include "app/commands.h"
-#include "common/config_loader.h"
+#include "app/tool_config.h"
 #include "store/trace_format.h"
 #include "store/trace_store.h"
 
@@ -25,7 +25,6 @@ namespace {
 constexpr int kExitSuccess = 0;
 constexpr int kExitFailure = 1;
 constexpr int kExitBadArguments = 2;
-constexpr const char* kEmbeddedSource = "<embedded default>";
 
 // Every value is kept as text and checked in runTrace, so that a wrong value is reported in our
 // words and exits 2, as docs/trace.md promises.
@@ -50,25 +49,11 @@ bool isKnownStatus(const std::string& status) {
   return false;
 }
 
-// Where the store is: under --data-dir, else the configuration's data_dir, else the embedded
-// default's; always the path `bulwark serve` uses.
+// The store `bulwark serve` writes, found as tool_config.h says.
 std::optional<std::filesystem::path> storePath(const TraceOptions& options) {
-  Config config;
-  if (!options.data_dir.empty()) {
-    config.data_dir = options.data_dir;
-  } else {
-    std::string source = options.config_file.empty() ? kEmbeddedSource : options.config_file;
-    ConfigLoad load = options.config_file.empty() ? loadConfigText(kEmbeddedDefaultConfig, source)
-                                                  : loadConfigFile(options.config_file);
-    if (!load.ok()) {
-      std::cerr << formatProblems(source, load.problems);
-      std::cerr << "bulwark trace: fix the configuration, or name the data directory with "
-                   "--data-dir\n";
-      return std::nullopt;
-    }
-    config = std::move(load.config);
-  }
-  return config.storeDirectory() / "trace.sqlite";
+  auto config = configForTool(options.config_file, options.data_dir, "trace");
+  if (!config) return std::nullopt;
+  return config->storeDirectory() / "trace.sqlite";
 }
 
 int runTrace(const TraceOptions& options) {

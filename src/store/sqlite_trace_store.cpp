@@ -4,6 +4,7 @@
 // parameter, never put into SQL text, and never logged.
 #include "common/log.h"
 #include "common/strings.h"
+#include "store/sqlite.h"
 #include "store/trace_store.h"
 
 #include <sqlite3.h>
@@ -29,8 +30,6 @@ using SteadyClock = std::chrono::steady_clock;
 
 // Version 1 is the first schema; a newer file is refused rather than misread.
 constexpr int kSchemaVersion = 1;
-// Long enough to ride out another process's checkpoint or schema creation.
-constexpr int kBusyTimeoutMilliseconds = 5000;
 // One transaction per batch: big enough to amortise the commit, small enough that a reader
 // never waits long and a lost batch (crash, full disk) is small.
 constexpr std::size_t kBatchSize = 500;
@@ -86,153 +85,7 @@ constexpr const char* kInsertRecipient =
 constexpr const char* kSelectRecipients =
     "SELECT address FROM trace_recipients WHERE event_id = ?1 ORDER BY position";
 
-// ---- RAII over the C API ----------------------------------------------------------------------
-
-struct DatabaseCloser {
-  void operator()(sqlite3* database) const { sqlite3_close_v2(database); }
-};
-using Database = std::unique_ptr<sqlite3, DatabaseCloser>;
-
-struct StatementFinalizer {
-  void operator()(sqlite3_stmt* statement) const { sqlite3_finalize(statement); }
-};
-
-Error sqliteError(sqlite3* database, std::string_view what) {
-  return makeError("store", std::string(what) + ": " + sqlite3_errmsg(database));
-}
-
-class Statement {
- public:
-  Statement() = default;
-
-  static Result<Statement> prepare(sqlite3* database, std::string_view sql) {
-    sqlite3_stmt* raw = nullptr;
-    int code =
-        sqlite3_prepare_v2(database, sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
-    Statement statement;
-    statement.statement_.reset(raw);
-    if (code != SQLITE_OK) return sqliteError(database, "preparing a trace store statement");
-    return statement;
-  }
-
-  // Parameters are numbered from 1, as in SQLite.
-  int bind(int index, std::string_view text) {
-    return sqlite3_bind_text(statement_.get(), index, text.data(), static_cast<int>(text.size()),
-                             SQLITE_TRANSIENT);
-  }
-  int bind(int index, std::int64_t value) {
-    return sqlite3_bind_int64(statement_.get(), index, value);
-  }
-  int step() { return sqlite3_step(statement_.get()); }
-  void reset() {
-    sqlite3_reset(statement_.get());
-    sqlite3_clear_bindings(statement_.get());
-  }
-
-  // Columns are numbered from 0. Reads by length, so a NUL inside a value survives.
-  std::string text(int column) {
-    const auto* bytes = sqlite3_column_text(statement_.get(), column);
-    int size = sqlite3_column_bytes(statement_.get(), column);
-    if (bytes == nullptr) return {};
-    return std::string(reinterpret_cast<const char*>(bytes), static_cast<std::size_t>(size));
-  }
-  std::int64_t integer(int column) { return sqlite3_column_int64(statement_.get(), column); }
-
- private:
-  std::unique_ptr<sqlite3_stmt, StatementFinalizer> statement_;
-};
-
-// Runs SQL without results (pragmas, schema, transaction control).
-Result<void> execute(sqlite3* database, const char* sql, std::string_view what) {
-  char* message = nullptr;
-  int code = sqlite3_exec(database, sql, nullptr, nullptr, &message);
-  if (code == SQLITE_OK) return {};
-  std::string text = message != nullptr ? message : sqlite3_errstr(code);
-  sqlite3_free(message);
-  return makeError("store", std::string(what) + ": " + text);
-}
-
-Result<std::int64_t> queryInteger(sqlite3* database, const char* sql) {
-  auto statement = Statement::prepare(database, sql);
-  if (!statement) return statement.error();
-  if (statement->step() != SQLITE_ROW) return sqliteError(database, "reading the trace store");
-  return statement->integer(0);
-}
-
-Result<Database> openDatabase(const std::filesystem::path& path, bool read_only_queries) {
-  sqlite3* raw = nullptr;
-  // NOMUTEX: each connection is used by one thread at a time (the writer thread, or searches
-  // under their own mutex), so SQLite's own locking would only cost.
-  int code =
-      sqlite3_open_v2(path.c_str(), &raw,
-                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  Database database(raw);
-  if (code != SQLITE_OK) {
-    std::string reason = raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(code);
-    return makeError("store", "cannot open trace store " + path.string() + ": " + reason);
-  }
-  sqlite3_extended_result_codes(raw, 1);
-  sqlite3_busy_timeout(raw, kBusyTimeoutMilliseconds);
-
-  auto mode = Statement::prepare(raw, "PRAGMA journal_mode=WAL");
-  if (!mode) return mode.error();
-  if (mode->step() != SQLITE_ROW) {
-    return sqliteError(raw, "setting WAL mode on trace store " + path.string());
-  }
-  if (mode->text(0) != "wal") {
-    // Still correct, only readers and the writer now block each other (e.g. on a network
-    // file system that cannot share memory for the WAL index).
-    log::warning("trace store {}: WAL mode unavailable, using {}", path.string(), mode->text(0));
-  }
-  // NORMAL in WAL mode: a power loss may lose the last commits but never corrupts the file;
-  // trace events are not what the 250 reply promises.
-  if (auto done = execute(raw, "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
-                          "configuring trace store");
-      !done) {
-    return done.error();
-  }
-  if (read_only_queries) {
-    if (auto done = execute(raw, "PRAGMA query_only=ON", "configuring trace store"); !done) {
-      return done.error();
-    }
-  }
-  return database;
-}
-
-Result<void> ensureSchema(sqlite3* database, const std::filesystem::path& path) {
-  auto version = queryInteger(database, "PRAGMA user_version");
-  if (!version) return version.error();
-  if (*version == kSchemaVersion) return {};
-  if (*version > kSchemaVersion) {
-    return makeError("store", "trace store " + path.string() + " has schema version " +
-                                  std::to_string(*version) + ", newer than this program's " +
-                                  std::to_string(kSchemaVersion) + "; upgrade bulwark");
-  }
-  // Two processes may open a new file at once: IMMEDIATE takes the write lock first, and the
-  // version is read again under it so only one of them creates the schema.
-  if (auto begun = execute(database, "BEGIN IMMEDIATE", "creating trace store schema"); !begun) {
-    return begun.error();
-  }
-  auto rollback = [&](Error error) -> Result<void> {
-    sqlite3_exec(database, "ROLLBACK", nullptr, nullptr, nullptr);
-    return error;
-  };
-  version = queryInteger(database, "PRAGMA user_version");
-  if (!version) return rollback(version.error());
-  if (*version == 0) {
-    if (auto created = execute(database, kSchema, "creating trace store schema"); !created) {
-      return rollback(created.error());
-    }
-    std::string set_version = "PRAGMA user_version=" + std::to_string(kSchemaVersion);
-    if (auto set = execute(database, set_version.c_str(), "creating trace store schema"); !set) {
-      return rollback(set.error());
-    }
-  }
-  if (auto committed = execute(database, "COMMIT", "creating trace store schema"); !committed) {
-    return rollback(committed.error());
-  }
-  return {};
-}
+using namespace sqlite;
 
 // ---- search keys ------------------------------------------------------------------------------
 
@@ -571,10 +424,12 @@ Result<std::unique_ptr<TraceStore>> openSqliteTraceStore(const std::filesystem::
                                     " for the trace store: " + error.message());
     }
   }
-  auto writer = openDatabase(path, false);
+  auto writer = openDatabase(path, "trace store", false);
   if (!writer) return writer.error();
-  if (auto schema = ensureSchema(writer->get(), path); !schema) return schema.error();
-  auto reader = openDatabase(path, true);
+  if (auto schema = ensureSchema(writer->get(), path, "trace store", kSchema, kSchemaVersion); !schema) {
+    return schema.error();
+  }
+  auto reader = openDatabase(path, "trace store", true);
   if (!reader) return reader.error();
   auto insert_event = Statement::prepare(writer->get(), kInsertEvent);
   if (!insert_event) return insert_event.error();

@@ -15,7 +15,9 @@ class SmtpSessionTest(unittest.TestCase):
     def setUpClass(cls):
         cls.server = BulwarkServer(
             connectors=[
-                'name = "default"\nlisten = "127.0.0.1:0"\ntls = "starttls"\nauth = true',
+                # Several tests here fail AUTH on purpose; the per-client limit is tested in limits_test.
+                'name = "default"\nlisten = "127.0.0.1:0"\ntls = "starttls"\nauth = true\n'
+                '[receive_connector.limits]\nmax_auth_failures = 50',
                 'name = "smtps"\nlisten = "127.0.0.1:0"\ntls = "implicit"\nauth = true',
                 'name = "strict"\nlisten = "127.0.0.1:0"\ntls = "required"\nauth = true',
             ],
@@ -232,6 +234,30 @@ class SmtpSessionTest(unittest.TestCase):
         self.assertEqual(connection.command("AUTH PLAIN")[0], 334)
         token = base64.b64encode(b"\0alice@example.test\0correct horse").decode()
         self.assertEqual(connection.command(token)[0], 235)
+
+    def test_store_users_managed_while_running(self):
+        import subprocess
+        from bulwark_harness import BINARY
+        def user(*arguments, password=None):
+            return subprocess.run([BINARY, "user", *arguments, "--config", self.server.config_path],
+                                  input=password, capture_output=True, text=True)
+        def try_auth(password):
+            connection = self.connect()
+            self.ehlo(connection)
+            connection.starttls()
+            self.ehlo(connection)
+            return self.auth_plain(connection, "Dora@example.test", password)[0]
+        self.assertEqual(try_auth("dora's words"), 535)
+        added = user("add", "Dora@example.test", password="dora's words\n")
+        self.assertEqual(added.returncode, 0, added.stderr)
+        self.assertIn("Dora@example.test", user("list").stdout)
+        self.assertNotIn("dora's words", user("list").stdout)
+        self.assertEqual(try_auth("dora's words"), 235)      # no restart needed
+        self.assertEqual(try_auth("wrong"), 535)
+        self.assertEqual(user("delete", "dora@example.test").returncode, 0)
+        self.assertEqual(try_auth("dora's words"), 535)
+        self.assertEqual(user("delete", "dora@example.test").returncode, 1)
+        self.assertEqual(user("add", "bad name", password="x\n").returncode, 2)
 
     def test_unauthenticated_message_keeps_missing_headers_missing(self):
         connection = self.connect()

@@ -10,7 +10,6 @@
 #include "mime/header_scan.h"
 #include "net/base64.h"
 #include "net/cidr.h"
-#include "net/password.h"
 #include "net/tls_context.h"
 #include "smtp/proto/address.h"
 #include "smtp/proto/command.h"
@@ -87,12 +86,6 @@ class SharedState {
     return failures.size();
   }
 
-  const User* findUser(std::string_view name) const {
-    for (const auto& user : config_.users) {
-      if (equalsIgnoreCase(user.name, name)) return &user;
-    }
-    return nullptr;
-  }
 
  private:
   void pruneAuthFailures(Clock::time_point now) {
@@ -137,13 +130,15 @@ bool isDeliverableLocalPart(std::string_view local_part) {
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket socket, asio::ssl::context& tls, const ConnectorRuntime& connector,
-          SharedState& shared, TransactionHandler& handler, asio::thread_pool& work_pool)
+          SharedState& shared, TransactionHandler& handler, Authenticator& authenticator,
+          asio::thread_pool& work_pool)
       : stream_(std::move(socket), tls),
         timer_(stream_.get_executor()),
         connector_(connector),
         limits_(connector.settings->limits),
         shared_(shared),
         handler_(handler),
+        authenticator_(authenticator),
         work_pool_(work_pool) {}
 
   awaitable<void> run(std::string client_address, std::uint16_t client_port) {
@@ -799,25 +794,25 @@ class Session : public std::enable_shared_from_this<Session> {
       queueReply(ReplyKind::auth_syntax);
       co_return true;
     }
-    const User* account = shared_.findUser(user);
-    std::string stored;
-    if (account) stored = account->password_hash;
-    // PBKDF2 takes tens of milliseconds: off the I/O threads. Unknown users cost the same time.
-    auto verify = [password = std::move(password), stored = std::move(stored)]() -> awaitable<bool> {
-      if (stored.empty()) {
-        net::verifyPassword(password, "$pbkdf2-sha256$100000$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
-        co_return false;
-      }
-      co_return net::verifyPassword(password, stored);
+    // Password hashing and account lookups block: off the I/O threads.
+    Authenticator& authenticator = authenticator_;
+    auto check = [&authenticator, user = std::move(user),
+                  password = std::move(password)]() -> awaitable<Authentication> {
+      co_return authenticator.authenticate(user, password);
     };
-    bool verified = co_await asio::co_spawn(work_pool_, verify, asio::use_awaitable);
-    if (!verified) {
+    Authentication result = co_await asio::co_spawn(work_pool_, check, asio::use_awaitable);
+    if (result.outcome == Authentication::Outcome::unavailable) {
+      log::warning("AUTH {} for [{}]: account lookup unavailable", mechanism, info_.client_address);
+      queueReply(ReplyKind::auth_temporary_failure);
+      co_return true;
+    }
+    if (result.outcome != Authentication::Outcome::accepted) {
       shared_.noteAuthFailure(info_.client_address);
       log::info("AUTH {} failed for [{}]", mechanism, info_.client_address);
       queueReply(ReplyKind::auth_invalid_credentials);
       co_return true;
     }
-    info_.auth_user = account->name;
+    info_.auth_user = std::move(result.user);
     log::info("AUTH {} succeeded for [{}] as {}", mechanism, info_.client_address, info_.auth_user);
     queueReply(ReplyKind::auth_success);
     co_return true;
@@ -829,6 +824,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const ConnectorLimits& limits_;
   SharedState& shared_;
   TransactionHandler& handler_;
+  Authenticator& authenticator_;
   asio::thread_pool& work_pool_;
 
   SessionInfo info_;
@@ -880,10 +876,12 @@ Result<tcp::endpoint> parseListen(const std::string& listen) {
 }  // namespace
 
 struct SmtpServer::Implementation {
-  Implementation(const Config& config, ServerCertificate certificate, TransactionHandler& handler)
+  Implementation(const Config& config, ServerCertificate certificate, TransactionHandler& handler,
+                 Authenticator& authenticator)
       : config(config),
         certificate(std::move(certificate)),
         handler(handler),
+        authenticator(authenticator),
         shared(config),
         tls(asio::ssl::context::tls_server),
         work_pool(2) {}
@@ -921,7 +919,7 @@ struct SmtpServer::Implementation {
       }
       auto executor = socket.get_executor();
       auto session = std::make_shared<Session>(std::move(socket), tls, connector, shared, handler,
-                                               work_pool);
+                                               authenticator, work_pool);
       auto run = [session, client, port = remote.port(), this]() -> awaitable<void> {
         co_await session->run(client, port);
         shared.release(client);
@@ -933,6 +931,7 @@ struct SmtpServer::Implementation {
   const Config& config;
   ServerCertificate certificate;
   TransactionHandler& handler;
+  Authenticator& authenticator;
   SharedState shared;
   asio::io_context io;
   asio::ssl::context tls;
@@ -944,8 +943,9 @@ struct SmtpServer::Implementation {
 };
 
 SmtpServer::SmtpServer(const Config& config, ServerCertificate certificate,
-                       TransactionHandler& handler)
-    : implementation_(std::make_unique<Implementation>(config, std::move(certificate), handler)) {}
+                       TransactionHandler& handler, Authenticator& authenticator)
+    : implementation_(std::make_unique<Implementation>(config, std::move(certificate), handler,
+                                                       authenticator)) {}
 
 SmtpServer::~SmtpServer() { stop(); }
 

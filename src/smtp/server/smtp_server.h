@@ -4,6 +4,7 @@
 
 #include "common/config.h"
 #include "common/result.h"
+#include "smtp/server/authenticator.h"
 #include "smtp/server/transaction.h"
 
 #include <cstdint>
@@ -20,7 +21,8 @@ struct ServerCertificate {
 
 class SmtpServer {
  public:
-  SmtpServer(const Config& config, ServerCertificate certificate, TransactionHandler& handler);
+  SmtpServer(const Config& config, ServerCertificate certificate, TransactionHandler& handler,
+             Authenticator& authenticator);
   ~SmtpServer();
   SmtpServer(const SmtpServer&) = delete;
   SmtpServer& operator=(const SmtpServer&) = delete;
