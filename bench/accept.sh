@@ -48,24 +48,40 @@ LOAD="$BUILD/bench/smtp_load"
 # ---- memory sampling ----
 # Bulwark is one process: the kernel keeps its peak (VmHWM). Postfix is many processes (master,
 # smtpd per session, cleanup, qmgr, virtual, ...): sample the sum of their VmRSS and keep the highest.
-rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
-hwm_kb() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+status_kb() {   # $1: pid, $2: field; 0 when the process is gone or has no such field
+  local value
+  value=$(awk -v field="$2:" '$1 == field {print $2}' "/proc/$1/status" 2>/dev/null)
+  echo "${value:-0}"
+}
+rss_kb() { status_kb "$1" VmRSS; }
+hwm_kb() { status_kb "$1" VmHWM; }
 
-postfix_tree_rss_kb() {   # $1: master pid; master and every descendant
-  local total=0 pid
-  for pid in $1 $(pgrep -P "$1" 2>/dev/null); do
-    total=$((total + $(rss_kb "$pid")))
-  done
-  echo "$total"
+pss_kb() {   # proportional set size: shared library pages divided among the processes using them
+  local value
+  value=$(awk '$1 == "Pss:" {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null)
+  echo "${value:-0}"
 }
 
-start_postfix_sampler() {   # $1: master pid, $2: file that gets the peak in KiB
-  echo 0 >"$2"
+postfix_tree_kb() {   # $1: master pid; "RSS PSS" summed over master and its children (all daemons)
+  local rss=0 pss=0 pid
+  for pid in $1 $(pgrep -P "$1" 2>/dev/null); do
+    rss=$((rss + $(rss_kb "$pid")))
+    pss=$((pss + $(pss_kb "$pid")))
+  done
+  echo "$rss $pss"
+}
+
+start_postfix_sampler() {   # $1: master pid, $2: file that gets "peak-RSS peak-PSS processes" in KiB
+  echo "0 0 0" >"$2"
   (
-    peak=0
+    peak_rss=0 peak_pss=0 peak_processes=0
     while kill -0 "$1" 2>/dev/null; do
-      now=$(postfix_tree_rss_kb "$1")
-      if [ "$now" -gt "$peak" ]; then peak=$now; echo "$peak" >"$2"; fi
+      read -r rss pss <<<"$(postfix_tree_kb "$1")"
+      processes=$(($(pgrep -c -P "$1" 2>/dev/null || echo 0) + 1))
+      [ "$rss" -gt "$peak_rss" ] && peak_rss=$rss
+      [ "$pss" -gt "$peak_pss" ] && peak_pss=$pss
+      [ "$processes" -gt "$peak_processes" ] && peak_processes=$processes
+      echo "$peak_rss $peak_pss $peak_processes" >"$2"
       sleep 0.1
     done
   ) &
@@ -73,7 +89,10 @@ start_postfix_sampler() {   # $1: master pid, $2: file that gets the peak in KiB
 }
 
 stop_sampler() {
-  [ -n "$SAMPLER_PID" ] && kill "$SAMPLER_PID" 2>/dev/null && wait "$SAMPLER_PID" 2>/dev/null
+  if [ -n "$SAMPLER_PID" ]; then
+    kill "$SAMPLER_PID" 2>/dev/null || true
+    wait "$SAMPLER_PID" 2>/dev/null || true
+  fi
   SAMPLER_PID=""
 }
 
@@ -216,13 +235,14 @@ run_load() {   # $1: port, $2: mode; prints msgs/s
   echo "$output" | sed -n 's/.* \([0-9.]*\) msgs\/s.*/\1/p' | head -1
 }
 
-declare -A RATE RSS
+declare -A RATE RSS PSS PROCESSES
 for mode in plain starttls; do
   echo "== $mode: Bulwark"
   start_bulwark "$WORK/bulwark-$mode"
   RATE[bulwark-$mode]=$(run_load "$BULWARK_PORT" "$mode")
   wait_delivered "$WORK/bulwark-$mode/data/mail/bench.test/bench" "$MESSAGES" "$BULWARK_PID"
   RSS[bulwark-$mode]=$(hwm_kb "$BULWARK_PID")
+  PSS[bulwark-$mode]=$(pss_kb "$BULWARK_PID")   # at the end of the run, not a peak
   stop_bulwark
 
   echo "== $mode: Postfix"
@@ -231,19 +251,27 @@ for mode in plain starttls; do
   RATE[postfix-$mode]=$(run_load "$POSTFIX_PORT" "$mode")
   wait_delivered "$WORK/postfix-$mode/mail/bench" "$MESSAGES" "$POSTFIX_MASTER"
   stop_sampler
-  RSS[postfix-$mode]=$(cat "$WORK/postfix-$mode/peak")
+  read -r "RSS[postfix-$mode]" "PSS[postfix-$mode]" "PROCESSES[postfix-$mode]" <"$WORK/postfix-$mode/peak"
   stop_postfix
 done
 
+mib() { awk -v k="${1:-0}" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
 echo
 echo "messages=$MESSAGES sessions=$SESSIONS size=$SIZE per_connection=$PER_CONNECTION cores=$(nproc)"
-printf '%-9s %14s %14s %7s %17s %17s\n' mode "Bulwark msg/s" "Postfix msg/s" ratio \
+printf '%-9s %14s %14s %6s %17s %17s\n' mode "Bulwark msg/s" "Postfix msg/s" ratio \
   "Bulwark peak RSS" "Postfix peak RSS"
 for mode in plain starttls; do
   bulwark_rate=${RATE[bulwark-$mode]:-0}
   postfix_rate=${RATE[postfix-$mode]:-0}
   ratio=$(awk -v b="$bulwark_rate" -v p="$postfix_rate" 'BEGIN { if (p > 0) printf "%.2f", b / p; else print "n/a" }')
-  printf '%-9s %14s %14s %7s %14s MiB %14s MiB\n' "$mode" "$bulwark_rate" "$postfix_rate" "$ratio" \
-    "$(awk -v k="${RSS[bulwark-$mode]:-0}" 'BEGIN { printf "%.1f", k / 1024 }')" \
-    "$(awk -v k="${RSS[postfix-$mode]:-0}" 'BEGIN { printf "%.1f", k / 1024 }')"
+  printf '%-9s %14s %14s %6s %17s %17s\n' "$mode" "$bulwark_rate" "$postfix_rate" "$ratio" \
+    "$(mib "${RSS[bulwark-$mode]}")" "$(mib "${RSS[postfix-$mode]}")"
+done
+echo
+echo "Bulwark peak RSS: VmHWM of its one process. Postfix peak RSS: highest sum of VmRSS over master"
+echo "and its daemons sampled every 0.1 s (shared libraries counted once per process); proportional"
+echo "set size (PSS, shared pages divided) for a fairer view:"
+for mode in plain starttls; do
+  echo "  $mode: Bulwark PSS at end $(mib "${PSS[bulwark-$mode]}"); Postfix peak PSS" \
+    "$(mib "${PSS[postfix-$mode]}") over up to ${PROCESSES[postfix-$mode]:-?} processes"
 done
