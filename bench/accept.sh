@@ -168,30 +168,11 @@ virtual_gid_maps = static:$(getent group nogroup | cut -d: -f3)
 virtual_minimum_uid = 1
 smtpd_client_connection_count_limit = 1000
 EOF
-  cat >"$folder/etc/master.cf" <<EOF
-127.0.0.1:$POSTFIX_PORT inet n - n - - smtpd
-pickup    unix  n - n 60 1 pickup
-cleanup   unix  n - n -  0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-tlsmgr    unix  - - n 1000? 1 tlsmgr
-rewrite   unix  - - n -  - trivial-rewrite
-bounce    unix  - - n -  0 bounce
-defer     unix  - - n -  0 bounce
-trace     unix  - - n -  0 bounce
-verify    unix  - - n -  1 verify
-flush     unix  n - n 1000? 0 flush
-proxymap  unix  - - n -  - proxymap
-smtp      unix  - - n -  - smtp
-relay     unix  - - n -  - smtp
-showq     unix  n - n -  - showq
-error     unix  - - n -  - error
-retry     unix  - - n -  - error
-discard   unix  - - n -  - discard
-virtual   unix  - n n -  - virtual
-anvil     unix  - - n -  1 anvil
-scache    unix  - - n -  1 scache
-postlog   unix-dgram n - n - 1 postlogd
-EOF
+  # The same minimal master.cf as the interop tests' private Postfix (one copy of it).
+  python3 -c 'import sys; sys.path.insert(0, sys.argv[1])
+from postfix_instance import MASTER_CF
+print(MASTER_CF.format(port=sys.argv[2]), end="")' "$ROOT/tests/interop" "127.0.0.1:$POSTFIX_PORT" \
+    >"$folder/etc/master.cf"
   POSTFIX_CONFIG="$folder/etc"
   postfix -c "$POSTFIX_CONFIG" start >/dev/null 2>&1 || {
     echo "postfix did not start:"; cat "$folder/maillog" 2>/dev/null; exit 1; }
