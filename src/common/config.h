@@ -45,6 +45,39 @@ struct LocalDomain {
   std::string delivery = "maildir";  // only "maildir" in this version
 };
 
+// Outbound TLS levels, weakest to strongest (DESIGN.md "TLS policy"). DANE, MTA-STS and mutual
+// come with the next part of outbound delivery.
+enum class TlsLevel {
+  none,           // never STARTTLS
+  opportunistic,  // STARTTLS when offered, any certificate; clear text when not offered
+  required,       // STARTTLS or defer; any certificate
+  verify,         // STARTTLS or defer; certificate chains to a trusted CA, in date, names the host
+};
+
+// Mail for `domains` goes through this connector: to a smart host, or by MX with its own TLS level.
+struct SendConnector {
+  std::string name;
+  // "example.com" (exactly), "*.example.com" (its subdomains, not itself), "*" (everything).
+  std::vector<std::string> domains;
+  std::string smart_host;          // "host:port" or "[address]:port"; empty: deliver by MX
+  TlsLevel tls = TlsLevel::opportunistic;
+  std::string auth_user;           // AUTH PLAIN to the smart host, only ever over TLS
+  std::filesystem::path auth_password_file;  // the password, first line; never in the config
+  int config_line = 0;
+};
+
+struct DeliverySettings {
+  TlsLevel tls = TlsLevel::opportunistic;     // MX delivery not covered by a send connector
+  std::uint16_t port = 25;                      // port of MX hosts (tests use another)
+  std::filesystem::path ca_file;                // PEM trust store for "verify"; empty: system's
+  std::uint32_t connect_timeout_seconds = 30;
+  std::uint32_t command_timeout_seconds = 300;  // per reply (RFC 5321 4.5.3.2, simplified)
+  std::uint32_t max_connections_per_destination = 10;
+  std::vector<std::string> dns_forwarders;      // "127.0.0.1@5353"; empty: /etc/resolv.conf
+  std::filesystem::path dns_trust_anchor;       // DNSSEC anchor file; empty: system root anchor
+  std::vector<std::string> dns_records;         // local zone-file records (tests, offline sites)
+};
+
 struct User {
   std::string name;           // login name, usually an address
   std::string password_hash;  // "$pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>"
@@ -62,7 +95,12 @@ struct Config {
   std::vector<ReceiveConnector> receive_connectors{ReceiveConnector{}};
   std::vector<LocalDomain> local_domains{LocalDomain{}};
   std::vector<User> users;
-  std::uint32_t queue_retry_seconds = 300;     // first retry of a deferred local delivery
+  std::uint32_t queue_retry_seconds = 300;     // first retry after a temporary failure
+  std::uint32_t queue_max_backoff_seconds = 4000;          // retries double up to this (Postfix)
+  std::uint32_t queue_lifetime_seconds = 5 * 24 * 3600;    // then the message bounces
+  std::uint32_t delay_warning_seconds = 4 * 3600;          // 0: never send a delay notice
+  std::vector<SendConnector> send_connectors;
+  DeliverySettings delivery;
 
   std::filesystem::path queueDirectory() const { return data_dir / "queue"; }
   std::filesystem::path mailDirectory() const { return data_dir / "mail"; }

@@ -1,0 +1,63 @@
+// The DNS seam (DESIGN.md "Seams"): the lookups mail routing and transport security need, with
+// each answer's DNSSEC state and the difference between "does not exist" (NXDOMAIN / NODATA) and
+// "could not find out" (SERVFAIL, timeout), which decides bounce versus retry (RFC 5321 5.1).
+// Answers come from the network: untrusted.
+#pragma once
+
+#include "common/result.h"
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bulwark::dns {
+
+enum class Status {
+  ok,         // records present
+  nxdomain,   // the name does not exist
+  nodata,     // the name exists, without records of this type
+  temporary,  // SERVFAIL, timeout, network trouble: try again later
+  bogus,      // DNSSEC validation failed: treat as temporary, never as absent
+};
+
+struct MxRecord {
+  std::uint16_t preference = 0;
+  std::string exchange;  // lower-case, no trailing dot; "" for the null MX "." (RFC 7505)
+};
+
+template <class Record>
+struct Answer {
+  Status status = Status::temporary;
+  bool secure = false;            // DNSSEC-validated (RFC 4035 "secure")
+  std::vector<Record> records;
+  std::string reason;             // for logs and bounces when status is not ok
+};
+
+// Lookups block the calling thread (delivery workers); an implementation must be thread-safe.
+class Resolver {
+ public:
+  virtual ~Resolver() = default;
+  virtual Answer<MxRecord> mx(std::string_view domain) = 0;
+  // A and AAAA together, as textual addresses; IPv4 first.
+  virtual Answer<std::string> addresses(std::string_view host) = 0;
+  virtual Answer<std::string> txt(std::string_view name) = 0;
+};
+
+struct ResolverOptions {
+  // Upstream servers ("127.0.0.1", "127.0.0.1@5353"); empty: /etc/resolv.conf.
+  std::vector<std::string> forwarders;
+  // DNSSEC trust anchor file (DS or DNSKEY lines); empty: the system's root anchor if present.
+  std::filesystem::path trust_anchor_file;
+  // Records answered without any network, in zone-file syntax ("mx.test. 300 IN A 127.0.0.1"),
+  // for tests and offline sites. Their names are served as local data.
+  std::vector<std::string> local_records;
+  unsigned timeout_seconds = 10;
+};
+
+// The production resolver: libunbound (validating when a trust anchor is available).
+Result<std::unique_ptr<Resolver>> openUnboundResolver(const ResolverOptions& options);
+
+}  // namespace bulwark::dns

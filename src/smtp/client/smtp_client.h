@@ -1,0 +1,82 @@
+// The outbound SMTP client (RFC 5321 client side, RFC 3207 STARTTLS, RFC 2920 PIPELINING,
+// RFC 1870 SIZE, RFC 6152 8BITMIME, RFC 6531 SMTPUTF8, RFC 3461 DSN, RFC 8689 REQUIRETLS, RFC 4954
+// AUTH PLAIN): one delivery attempt of one message to one host, with the TLS level the caller
+// resolved. Everything the server sends is untrusted. Blocking: runs on a delivery worker thread.
+#pragma once
+
+#include "common/config.h"
+#include "smtp/proto/reply.h"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bulwark::smtp {
+
+struct OutboundRecipient {
+  std::string address;
+  std::string original;       // ORCPT, passed on when the server offers DSN
+  std::uint8_t notify = 0;    // NotifyFlags (common/dsn.h)
+};
+
+struct OutboundMessage {
+  std::string sender;                     // "" for the null reverse-path
+  std::vector<OutboundRecipient> recipients;
+  std::string body_type;                  // "7BIT" / "8BITMIME" (BODY= passed on when offered)
+  bool smtputf8 = false;                  // needs SMTPUTF8 from the server, else 5.6.7 (RFC 6531 3.4)
+  bool require_tls = false;               // REQUIRETLS: needs TLS (verify) and the extension
+  std::string dsn_return;                 // RET=
+  std::string dsn_envelope_id;            // ENVID=
+  std::string_view data;                  // CRLF lines; dot-stuffed by the client
+};
+
+struct ClientEndpoint {
+  std::string host;          // name used for certificate checks and SNI (MX name, smart host)
+  std::string address;       // IP to connect to
+  std::uint16_t port = 25;
+};
+
+struct ClientSettings {
+  std::string helo_name;                  // our hostname
+  TlsLevel tls = TlsLevel::opportunistic;
+  std::filesystem::path ca_file;          // for verify; empty: OpenSSL's default paths
+  std::string auth_user;                  // AUTH PLAIN when set (only after TLS is up)
+  std::string auth_password;
+  std::chrono::seconds connect_timeout{30};
+  std::chrono::seconds command_timeout{300};
+};
+
+// What happened on the wire, for the trace (MISSION.md 1 "per-hop evidence").
+struct HopEvidence {
+  std::string host;
+  std::string address;
+  std::uint16_t port = 0;
+  TlsLevel required = TlsLevel::none;
+  std::string tls_version;          // empty: clear text
+  std::string tls_cipher;
+  std::string peer_subject;         // peer certificate subject, one line
+  std::string peer_fingerprint;     // SHA-256 of the DER certificate, hex with colons
+  std::string verification;         // "pkix" (chain and name checked), "none" (not checked)
+};
+
+struct AttemptResult {
+  // The attempt as a whole: a failure here (connect, greeting, TLS, EHLO, MAIL, DATA, a lost
+  // connection) applies to every recipient without its own reply. 250 when the message went out.
+  Reply session;
+  // One reply per recipient of the request, in order: the RCPT reply when it was refused, else
+  // the reply to the end of data. Empty when the attempt failed before RCPT.
+  std::vector<Reply> recipients;
+  HopEvidence evidence;
+};
+
+// Delivers `message` to one endpoint. Never throws; every failure is in the returned replies,
+// with a 4xx code when trying again later may help (timeouts, TLS not available where required,
+// certificate problems) and the server's own code otherwise. TLS requirements are never
+// downgraded: at `required` or `verify`, no byte of the envelope is sent in clear.
+AttemptResult deliverMessage(const ClientEndpoint& endpoint, const ClientSettings& settings,
+                             const OutboundMessage& message);
+
+}  // namespace bulwark::smtp
