@@ -28,14 +28,19 @@ namespace {
 constexpr std::string_view kPasswordHashPrefix = "$pbkdf2-sha256$";
 
 // Keys the loader knows, per table; an unknown key is an error so that a typo is never ignored.
-constexpr std::array<std::string_view, 10> kTopLevelKeys = {"hostname",
+constexpr std::array<std::string_view, 15> kTopLevelKeys = {"hostname",
                                                             "data_dir",
                                                             "log_level",
                                                             "max_connections",
                                                             "min_free_disk_mb",
                                                             "queue_retry_seconds",
+                                                            "queue_max_backoff_seconds",
+                                                            "queue_lifetime_seconds",
+                                                            "delay_warning_seconds",
                                                             "tls",
+                                                            "delivery",
                                                             "receive_connector",
+                                                            "send_connector",
                                                             "local_domain",
                                                             "user"};
 constexpr std::array<std::string_view, 2> kTlsKeys = {"certificate", "private_key"};
@@ -43,10 +48,27 @@ constexpr std::array<std::string_view, 7> kConnectorKeys = {
     "name", "listen", "tls", "auth", "require_auth", "relay_networks", "limits"};
 constexpr std::array<std::string_view, 2> kLocalDomainKeys = {"name", "delivery"};
 constexpr std::array<std::string_view, 2> kUserKeys = {"name", "password_hash"};
+constexpr std::array<std::string_view, 9> kDeliveryKeys = {"tls",
+                                                           "port",
+                                                           "ca_file",
+                                                           "connect_timeout_seconds",
+                                                           "command_timeout_seconds",
+                                                           "max_connections_per_destination",
+                                                           "dns_forwarders",
+                                                           "dns_trust_anchor",
+                                                           "dns_records"};
+constexpr std::array<std::string_view, 6> kSendConnectorKeys = {
+    "name", "domains", "smart_host", "tls", "auth_user", "auth_password_file"};
 
 constexpr std::array<std::string_view, 4> kLogLevels = {"debug", "info", "warning", "error"};
 constexpr std::array<std::string_view, 4> kTlsModes = {"none", "starttls", "required", "implicit"};
 constexpr std::array<std::string_view, 1> kDeliveries = {"maildir"};
+constexpr std::array<std::string_view, 4> kTlsLevels = {"none", "opportunistic", "required",
+                                                        "verify"};
+
+constexpr std::int64_t kDaySeconds = 24 * 3600;
+constexpr std::int64_t kMaximumQueueLifetimeSeconds = 100 * kDaySeconds;
+constexpr std::int64_t kMinimumDelayWarningSeconds = 60;
 
 // One connector limit: its key, its range and how to store it (the fields differ in width).
 struct LimitSpec {
@@ -111,13 +133,29 @@ struct MisplacedKey {
 
 constexpr std::string_view kTopLevelHint =
     "it is a top-level key: move it above the first [table] or [[array]] header";
-const std::array<MisplacedKey, 15> kMisplacedKeys = {{
+constexpr std::string_view kDeliveryHint = "it belongs in the [delivery] table";
+constexpr std::string_view kSendConnectorHint = "it belongs in a [[send_connector]] table";
+const std::array<MisplacedKey, 29> kMisplacedKeys = {{
     {"hostname", kTopLevelHint},
     {"data_dir", kTopLevelHint},
     {"log_level", kTopLevelHint},
     {"max_connections", kTopLevelHint},
     {"min_free_disk_mb", kTopLevelHint},
     {"queue_retry_seconds", kTopLevelHint},
+    {"queue_max_backoff_seconds", kTopLevelHint},
+    {"queue_lifetime_seconds", kTopLevelHint},
+    {"delay_warning_seconds", kTopLevelHint},
+    {"port", kDeliveryHint},
+    {"ca_file", kDeliveryHint},
+    {"connect_timeout_seconds", kDeliveryHint},
+    {"max_connections_per_destination", kDeliveryHint},
+    {"dns_forwarders", kDeliveryHint},
+    {"dns_trust_anchor", kDeliveryHint},
+    {"dns_records", kDeliveryHint},
+    {"domains", kSendConnectorHint},
+    {"smart_host", kSendConnectorHint},
+    {"auth_user", kSendConnectorHint},
+    {"auth_password_file", kSendConnectorHint},
     {"certificate", "it belongs in the [tls] table"},
     {"private_key", "it belongs in the [tls] table"},
     {"listen", "it belongs in a [[receive_connector]] table"},
@@ -125,7 +163,9 @@ const std::array<MisplacedKey, 15> kMisplacedKeys = {{
     {"require_auth", "it belongs in a [[receive_connector]] table"},
     {"relay_networks", "it belongs in a [[receive_connector]] table"},
     {"limits", "it belongs in a [[receive_connector]] table"},
-    {"delivery", "it belongs in a [[local_domain]] table"},
+    {"delivery",
+     "it belongs in a [[local_domain]] table (delivery = \"maildir\"); outbound settings are "
+     "the top-level [delivery] table"},
     {"password_hash", "it belongs in a [[user]] table"},
 }};
 
@@ -384,6 +424,107 @@ std::optional<ListenEndpoint> parseListen(std::string_view text, std::string& pr
   return endpoint;
 }
 
+// A port written as text: 1..65535. Returns nothing when it is not one.
+std::optional<int> parsePort(std::string_view text) {
+  if (!isAllDigits(text) || text.size() > 5) return std::nullopt;
+  const int port = std::stoi(std::string(text));
+  if (port < 1 || port > 65535) return std::nullopt;
+  return port;
+}
+
+// A DNS forwarder: "IP" or "IP@port" (the unbound forward-addr notation; IPv6 needs no brackets
+// because '@' cannot occur in an address). Returns the problem, or empty when valid.
+std::string forwarderProblem(std::string_view text) {
+  const std::string form = "write it as \"192.0.2.53\", \"127.0.0.1@5353\" or \"2001:db8::53\"";
+  const std::size_t at = text.rfind('@');
+  const std::string_view address = text.substr(0, at);
+  if (!parseIpAddress(address)) {
+    return inQuotes(text) + " is not an IP address (a forwarder is not resolved by name); " + form;
+  }
+  if (at != std::string_view::npos && !parsePort(text.substr(at + 1))) {
+    return inQuotes(text) + " has an invalid port after '@'; use a port from 1 to 65535";
+  }
+  return {};
+}
+
+// A smart host: "host:port" with a domain name or IPv4 address, or "[address]:port" (an IPv6 or
+// IPv4 literal). The port is required: 25 and 587 both make sense for a smart host, and a silent
+// default would pick the wrong one half of the time. Returns the problem, or empty when valid.
+std::string smartHostProblem(std::string_view text) {
+  const std::string form =
+      "write it as \"relay.example.net:587\", \"192.0.2.25:25\" or \"[2001:db8::25]:25\"";
+  std::string_view host;
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    const std::size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return inQuotes(text) + " is not [address]:port; " + form;
+    }
+    host = text.substr(1, close - 1);
+    port_text = text.substr(close + 2);
+    if (!parseIpAddress(host)) {
+      return inQuotes(text) + " has no IP address inside the brackets; " + form;
+    }
+  } else {
+    const std::size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos) {
+      return inQuotes(text) + " has no port (25 for relay, 587 for submission); " + form;
+    }
+    host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos) {
+      return inQuotes(text) + " has an IPv6 address without brackets; write \"[" +
+             std::string(host) + "]:" + std::string(port_text) + "\"";
+    }
+    if (!parseIpAddress(host)) {
+      std::string problem = domainNameProblem(host);
+      if (!problem.empty()) return "the host of " + inQuotes(text) + ": " + problem;
+    }
+  }
+  if (!parsePort(port_text)) {
+    return inQuotes(text) + " has an invalid port; use a port from 1 to 65535";
+  }
+  return {};
+}
+
+// A send connector's domain pattern: "*", "*.example.com" or "example.com". Returns the problem,
+// or empty when valid.
+std::string domainPatternProblem(std::string_view pattern) {
+  if (pattern == "*") return {};
+  std::string_view domain = pattern;
+  if (pattern.starts_with("*.")) {
+    domain = pattern.substr(2);
+  } else if (pattern.find('*') != std::string_view::npos) {
+    return inQuotes(pattern) +
+           " has a '*' that is not a whole first label; write \"*.example.com\" for the "
+           "subdomains of example.com, or \"*\" for every domain";
+  }
+  return domainNameProblem(domain);
+}
+
+// A local zone-file record, lightly checked (the resolver parses it for real): one line of at
+// least "name TYPE data". Returns the problem, or empty when it may be a record.
+std::string dnsRecordProblem(std::string_view record) {
+  for (unsigned char c : record) {
+    if (c < 0x20 && c != '\t') {
+      return "contains a control character or line break; give one record per string";
+    }
+  }
+  std::size_t words = 0;
+  bool in_word = false;
+  for (char c : record) {
+    const bool space = c == ' ' || c == '\t';
+    if (!space && !in_word) ++words;
+    in_word = !space;
+  }
+  if (words < 3) {
+    return inQuotes(record) +
+           " is not a record; write it as in a zone file: \"name TYPE data\", such as "
+           "\"remote.test. 300 IN MX 10 mx.remote.test.\"";
+  }
+  return {};
+}
+
 bool isBase64(std::string_view text) {
   if (text.empty() || text.size() % 4 != 0) return false;
   const std::size_t padding = text.size() - text.find_last_not_of('=') - 1;
@@ -414,6 +555,14 @@ std::string passwordHashProblem(std::string_view hash) {
     return "has a salt or hash that is not padded base64" + fix;
   }
   return {};
+}
+
+// Connector names appear in logs and the trace: 1 to 64 letters, digits, '-', '_' or '.'.
+bool isValidConnectorName(std::string_view name) {
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
+  });
 }
 
 std::string systemHostname() {
@@ -458,7 +607,9 @@ class Loader {
     if (auto value = readInteger(root, "queue_retry_seconds", "", 1, 86400, "seconds", "")) {
       config.queue_retry_seconds = static_cast<std::uint32_t>(*value);
     }
+    loadQueueTimes(root);
     if (const toml::table* tls = tableAt(root, "tls", "")) loadTls(*tls);
+    if (const toml::table* delivery = tableAt(root, "delivery", "")) loadDelivery(*delivery);
     if (auto tables = arrayOfTables(root, "receive_connector")) {
       config.receive_connectors.clear();
       if (tables->empty()) {
@@ -468,6 +619,11 @@ class Loader {
       }
       for (std::size_t index = 0; index < tables->size(); ++index) {
         loadConnector(*(*tables)[index], "receive_connector[" + std::to_string(index + 1) + "]");
+      }
+    }
+    if (auto tables = arrayOfTables(root, "send_connector")) {
+      for (std::size_t index = 0; index < tables->size(); ++index) {
+        loadSendConnector(*(*tables)[index], "send_connector[" + std::to_string(index + 1) + "]");
       }
     }
     if (auto tables = arrayOfTables(root, "local_domain")) {
@@ -503,6 +659,13 @@ class Loader {
   std::vector<SeenConnector> seen_connectors_;
   std::vector<std::pair<std::string, int>> seen_domains_;  // lower-cased name, line
   std::vector<std::pair<std::string, int>> seen_users_;    // lower-cased name, line
+  // Send connectors by name, and every domain pattern with the connector that routes it.
+  struct SeenSendConnector {
+    std::string name;
+    std::string where;  // "send_connector[1] \"name\" (line 3)"
+  };
+  std::vector<SeenSendConnector> seen_send_connectors_;
+  std::vector<std::pair<std::string, std::string>> seen_patterns_;  // pattern, where
 
   template <std::size_t N>
   void checkKeys(const toml::table& table, std::string_view path,
@@ -648,6 +811,258 @@ class Loader {
     return tables;
   }
 
+  // The retry schedule. Cross-field rules apply to values the file sets; a default that would
+  // contradict a value the file sets gives way instead, so that, for example, a file setting only
+  // queue_retry_seconds = 86400 still loads.
+  void loadQueueTimes(const toml::table& root) {
+    const std::optional<std::int64_t> backoff =
+        readInteger(root, "queue_max_backoff_seconds", "", 60, 86400, "seconds", "");
+    if (backoff && *backoff < config.queue_retry_seconds) {
+      report(*root.get("queue_max_backoff_seconds"),
+             "queue_max_backoff_seconds: " + std::to_string(*backoff) +
+                 " is below queue_retry_seconds (" + std::to_string(config.queue_retry_seconds) +
+                 "); retries start at queue_retry_seconds and double up to this maximum, so it "
+                 "must be at least as long: raise it or lower queue_retry_seconds");
+    } else if (backoff) {
+      config.queue_max_backoff_seconds = static_cast<std::uint32_t>(*backoff);
+    } else if (!root.contains("queue_max_backoff_seconds")) {
+      config.queue_max_backoff_seconds =
+          std::max(config.queue_max_backoff_seconds, config.queue_retry_seconds);
+    }
+
+    if (auto lifetime = readInteger(root, "queue_lifetime_seconds", "", 60,
+                                    kMaximumQueueLifetimeSeconds, "seconds", "")) {
+      config.queue_lifetime_seconds = static_cast<std::uint32_t>(*lifetime);
+    }
+    const std::int64_t lifetime = config.queue_lifetime_seconds;
+    const std::string warning_range = "use 0 for no delay notice, or an integer from " +
+                                      std::to_string(kMinimumDelayWarningSeconds) + " to " +
+                                      std::to_string(lifetime) + " (queue_lifetime_seconds)";
+    if (auto warning = readInteger(root, "delay_warning_seconds", "", 0,
+                                   kMaximumQueueLifetimeSeconds, "seconds", "")) {
+      const toml::node& node = *root.get("delay_warning_seconds");
+      if (*warning != 0 && *warning < kMinimumDelayWarningSeconds) {
+        report(node, "delay_warning_seconds: " + std::to_string(*warning) +
+                         " is below the minimum of " + std::to_string(kMinimumDelayWarningSeconds) +
+                         "; " + warning_range);
+      } else if (*warning > lifetime) {
+        report(node, "delay_warning_seconds: " + std::to_string(*warning) +
+                         " is after queue_lifetime_seconds (" + std::to_string(lifetime) +
+                         "), when the message has already bounced; " + warning_range);
+      } else {
+        config.delay_warning_seconds = static_cast<std::uint32_t>(*warning);
+      }
+    } else if (!root.contains("delay_warning_seconds") && config.delay_warning_seconds > lifetime) {
+      // The bounce comes first: a notice after it would only confuse the sender.
+      config.delay_warning_seconds = 0;
+    }
+  }
+
+  std::optional<TlsLevel> readTlsLevel(const toml::table& table, std::string_view path) {
+    std::optional<std::string> level = readChoice(table, "tls", path, kTlsLevels);
+    if (!level) return std::nullopt;
+    if (*level == "none") return TlsLevel::none;
+    if (*level == "required") return TlsLevel::required;
+    if (*level == "verify") return TlsLevel::verify;
+    return TlsLevel::opportunistic;
+  }
+
+  // A path the loader does not open (the server does, at start): only its presence is checked.
+  std::optional<std::string> readPath(const toml::table& table, std::string_view key,
+                                      std::string_view path, std::string_view absent_means) {
+    std::optional<std::string> value = readString(table, key, path);
+    if (value && value->empty()) {
+      report(*table.get(key), joinPath(path, key) + ": must not be empty; give the path of a " +
+                                  "file, or remove the key " + std::string(absent_means));
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  // Calls `visit(node, path, text)` for each string of the array at `key`; reports the rest.
+  template <typename Visit>
+  void forEachString(const toml::table& table, std::string_view key, std::string_view path,
+                     std::string_view example, Visit visit) {
+    const toml::node* node = table.get(key);
+    if (node == nullptr) return;
+    const std::string array_path = joinPath(path, key);
+    const auto* array = node->as_array();
+    if (array == nullptr) {
+      wrongType(*node, array_path, "an array of strings", example);
+      return;
+    }
+    for (std::size_t index = 0; index < array->size(); ++index) {
+      const toml::node& element = *array->get(index);
+      const std::string element_path = array_path + "[" + std::to_string(index + 1) + "]";
+      const auto* text = element.as_string();
+      if (text == nullptr) {
+        wrongType(element, element_path, "a string", example);
+        continue;
+      }
+      visit(element, element_path, text->get());
+    }
+  }
+
+  void loadDelivery(const toml::table& table) {
+    const std::string path = "delivery";
+    checkKeys(table, path, kDeliveryKeys);
+    DeliverySettings& delivery = config.delivery;
+    if (auto level = readTlsLevel(table, path)) delivery.tls = *level;
+    if (auto port = readInteger(table, "port", path, 1, 65535, "port", "")) {
+      delivery.port = static_cast<std::uint16_t>(*port);
+    }
+    if (auto file = readPath(table, "ca_file", path, "to use the system's trust store")) {
+      delivery.ca_file = *file;
+    }
+    if (auto value = readInteger(table, "connect_timeout_seconds", path, 1, 600, "seconds", "")) {
+      delivery.connect_timeout_seconds = static_cast<std::uint32_t>(*value);
+    }
+    if (auto value = readInteger(table, "command_timeout_seconds", path, 1, 3600, "seconds", "")) {
+      delivery.command_timeout_seconds = static_cast<std::uint32_t>(*value);
+    }
+    if (auto value = readInteger(table, "max_connections_per_destination", path, 1, 1000,
+                                 "connections", "")) {
+      delivery.max_connections_per_destination = static_cast<std::uint32_t>(*value);
+    }
+    forEachString(
+        table, "dns_forwarders", path, "write dns_forwarders = [\"127.0.0.1@5353\"]",
+        [&](const toml::node& node, const std::string& element_path, const std::string& text) {
+          std::string problem = forwarderProblem(text);
+          if (!problem.empty()) {
+            report(node, element_path + ": " + problem);
+          } else {
+            delivery.dns_forwarders.push_back(text);
+          }
+        });
+    if (auto file = readPath(table, "dns_trust_anchor", path, "to use the system's root anchor")) {
+      delivery.dns_trust_anchor = *file;
+    }
+    forEachString(
+        table, "dns_records", path,
+        "write dns_records = [\"remote.test. 300 IN MX 10 mx.remote.test.\"]",
+        [&](const toml::node& node, const std::string& element_path, const std::string& text) {
+          std::string problem = dnsRecordProblem(text);
+          if (!problem.empty()) {
+            report(node, element_path + ": " + problem);
+          } else {
+            delivery.dns_records.push_back(text);
+          }
+        });
+  }
+
+  void loadSendConnector(const toml::table& table, const std::string& path) {
+    checkKeys(table, path, kSendConnectorKeys);
+    SendConnector connector;
+    connector.config_line = static_cast<int>(table.source().begin.line);
+    std::string where = path + " (line " + std::to_string(connector.config_line) + ")";
+
+    if (!table.contains("name")) {
+      report(table, path + ": has no name; add name = \"...\" (it appears in logs and the trace)");
+    } else if (auto name = readString(table, "name", path)) {
+      const toml::node& node = *table.get("name");
+      if (!isValidConnectorName(*name)) {
+        report(node, path + ".name: " + inQuotes(*name) +
+                         " is not a valid name; use 1 to 64 letters, digits, '-', '_' or '.'");
+      } else {
+        for (const SeenSendConnector& other : seen_send_connectors_) {
+          if (other.name == *name) {
+            report(node, path + ".name: " + inQuotes(*name) + " is already used by " + other.where +
+                             "; give each send connector its own name");
+            break;
+          }
+        }
+        connector.name = *name;
+        where =
+            path + " " + inQuotes(*name) + " (line " + std::to_string(connector.config_line) + ")";
+      }
+    }
+
+    const std::string example = "write domains = [\"example.net\", \"*.example.net\"] or [\"*\"]";
+    if (!table.contains("domains")) {
+      report(table, path + ": has no domains; " + example);
+    } else if (const auto* array = table.get("domains")->as_array();
+               array != nullptr && array->empty()) {
+      report(*table.get("domains"), path +
+                                        ".domains: is empty, so no mail would use this "
+                                        "connector; " +
+                                        example);
+    }
+    forEachString(
+        table, "domains", path, example,
+        [&](const toml::node& node, const std::string& element_path, const std::string& text) {
+          std::string problem = domainPatternProblem(text);
+          if (!problem.empty()) {
+            report(node, element_path + ": " + problem);
+            return;
+          }
+          const std::string pattern = asciiLower(text);
+          auto duplicate = std::find_if(seen_patterns_.begin(), seen_patterns_.end(),
+                                        [&](const auto& seen) { return seen.first == pattern; });
+          if (duplicate != seen_patterns_.end()) {
+            report(node, element_path + ": " + inQuotes(pattern) + " is also routed by " +
+                             duplicate->second +
+                             "; each domain pattern may be in one send connector only: remove "
+                             "one of them");
+            return;
+          }
+          seen_patterns_.emplace_back(pattern, where);
+          connector.domains.push_back(pattern);
+        });
+
+    if (auto smart_host = readString(table, "smart_host", path)) {
+      std::string problem = smartHostProblem(*smart_host);
+      if (!problem.empty()) {
+        report(*table.get("smart_host"), path + ".smart_host: " + problem);
+      } else {
+        connector.smart_host = *smart_host;
+      }
+    }
+    if (auto level = readTlsLevel(table, path)) connector.tls = *level;
+
+    if (auto user = readString(table, "auth_user", path)) {
+      const bool printable = std::all_of(user->begin(), user->end(), [](char c) {
+        return static_cast<unsigned char>(c) >= 0x20 && c != 0x7F;
+      });
+      if (user->empty() || !printable || user->size() > 256) {
+        report(*table.get("auth_user"),
+               path + ".auth_user: must be 1 to 256 characters without control characters");
+      } else {
+        connector.auth_user = *user;
+      }
+    }
+    if (auto file = readPath(table, "auth_password_file", path,
+                             "and auth_user to send without authenticating")) {
+      connector.auth_password_file = *file;
+    }
+    const toml::node* user_node = table.get("auth_user");
+    const toml::node* file_node = table.get("auth_password_file");
+    if (user_node != nullptr && file_node == nullptr) {
+      report(*user_node, path +
+                             ".auth_user: is set but auth_password_file is not; set both (the "
+                             "password is read from that file, never written here), or neither");
+    } else if (file_node != nullptr && user_node == nullptr) {
+      report(*file_node, path +
+                             ".auth_password_file: is set but auth_user is not; set both, "
+                             "or neither");
+    } else if (user_node != nullptr) {
+      if (!table.contains("smart_host")) {
+        report(*user_node, path +
+                               ".auth_user: authentication needs a smart_host (the MX hosts of "
+                               "other domains know no account of ours); add smart_host = "
+                               "\"relay.example.net:587\", or remove auth_user and "
+                               "auth_password_file");
+      } else if (connector.tls != TlsLevel::required && connector.tls != TlsLevel::verify) {
+        const toml::node& at = table.contains("tls") ? *table.get("tls") : *user_node;
+        report(at, path + ".tls: AUTH is never sent in clear, and tls = " +
+                       inQuotes(connector.tls == TlsLevel::none ? "none" : "opportunistic") +
+                       " could send the password without TLS; set tls = \"verify\" (or "
+                       "\"required\"), or remove auth_user and auth_password_file");
+      }
+    }
+    seen_send_connectors_.push_back({connector.name, where});
+    config.send_connectors.push_back(std::move(connector));
+  }
+
   void loadTls(const toml::table& tls) {
     checkKeys(tls, "tls", kTlsKeys);
     std::optional<std::string> certificate = readString(tls, "certificate", "tls");
@@ -692,12 +1107,7 @@ class Loader {
       report(table, path + ": has no name; add name = \"...\" (it appears in logs and the trace)");
     } else if (auto name = readString(table, "name", path)) {
       const toml::node& node = *table.get("name");
-      const bool valid = !name->empty() && name->size() <= 64 &&
-                         std::all_of(name->begin(), name->end(), [](char c) {
-                           return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                                  (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
-                         });
-      if (!valid) {
+      if (!isValidConnectorName(*name)) {
         report(node, path + ".name: " + inQuotes(*name) +
                          " is not a valid name; use 1 to 64 letters, digits, '-', '_' or '.'");
       } else {

@@ -277,6 +277,21 @@ class FileSpool final : public Spool {
     return notFound(queue_id);
   }
 
+  Result<void> hold(const std::string& queue_id) override {
+    if (!isValidQueueId(queue_id)) return invalidId(queue_id);
+    // The running server may move the message between active/ and deferred/ while we look:
+    // a few rounds make a miss caused by that race unlikely.
+    for (int round = 0; round < 3; ++round) {
+      for (Directory from : {Directory::active, Directory::deferred}) {
+        auto moved = move(queue_id, from, Directory::hold);
+        if (moved || moved.error().code != "not_found") return moved;
+      }
+      struct stat status;
+      if (::fstatat(directory(Directory::hold), queue_id.c_str(), &status, 0) == 0) return {};
+    }
+    return notFound(queue_id);
+  }
+
   Result<void> remove(const std::string& queue_id) override {
     if (!isValidQueueId(queue_id)) return invalidId(queue_id);
     // Not followed by a directory fsync: if a crash forgets the unlink, the message is delivered
@@ -288,6 +303,16 @@ class FileSpool final : public Spool {
       }
     }
     return notFound(queue_id);
+  }
+
+  Result<std::vector<std::string>> list(QueueState state) override {
+    const Directory which = state == QueueState::deferred ? Directory::deferred
+                            : state == QueueState::hold   ? Directory::hold
+                                                          : Directory::active;
+    auto names = listDirectory(which);
+    if (!names) return names.error();
+    std::erase_if(*names, [](const std::string& name) { return !isValidQueueId(name); });
+    return names;
   }
 
   Result<RecoveryReport> recover() override {

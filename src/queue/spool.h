@@ -56,8 +56,15 @@ class Spool {
                              std::chrono::system_clock::time_point next_attempt) = 0;
   // Moves deferred/ → active/ (retry time reached, or an operator asked).
   virtual Result<void> activate(const std::string& queue_id) = 0;
+  // Moves active/ or deferred/ → hold/ (an operator's `bulwark queue hold`): delivery leaves it
+  // alone until activate(). Durable (directory fsync) before it returns. Already held: success.
+  virtual Result<void> hold(const std::string& queue_id) = 0;
   // All recipients are done: the file goes away.
   virtual Result<void> remove(const std::string& queue_id) = 0;
+
+  // The queue ids in one state directory, sorted; names that are not queue ids are left out.
+  // A snapshot: the server may move messages between states meanwhile.
+  virtual Result<std::vector<std::string>> list(QueueState state) = 0;
 
   // On start: validates every file, moves damaged ones to corrupt/, removes unacknowledged ones
   // from incoming/, and lists what is left to deliver.

@@ -692,12 +692,387 @@ TEST(ConfigLoader, FormatProblemsOneALine) {
   EXPECT_EQ(formatProblems("b.toml", {}), "");
 }
 
+// ---- outbound delivery: the retry schedule, [delivery] and [[send_connector]] ----
+
+TEST(ConfigLoader, QueueTimeDefaults) {
+  const Config& config = load("").config;
+  const Config model;
+  EXPECT_EQ(config.queue_max_backoff_seconds, model.queue_max_backoff_seconds);
+  EXPECT_EQ(config.queue_lifetime_seconds, model.queue_lifetime_seconds);
+  EXPECT_EQ(config.delay_warning_seconds, model.delay_warning_seconds);
+  EXPECT_TRUE(config.send_connectors.empty());
+  EXPECT_EQ(config.delivery.tls, TlsLevel::opportunistic);
+  EXPECT_EQ(config.delivery.port, 25);
+}
+
+TEST(ConfigLoader, QueueTimeBounds) {
+  struct Bound {
+    std::string_view key;
+    std::int64_t minimum;
+    std::int64_t maximum;
+  };
+  for (const Bound& bound : {Bound{"queue_max_backoff_seconds", 300, 86400},
+                             Bound{"queue_lifetime_seconds", 60, 100 * 86400}}) {
+    SCOPED_TRACE(std::string(bound.key));
+    const auto text = [&](std::int64_t value) {
+      // Retries start at 300 s by default: the backoff's own minimum of 60 needs a shorter start.
+      return std::string(bound.key) + " = " + std::to_string(value) +
+             "\ndelay_warning_seconds = 0\n";
+    };
+    EXPECT_TRUE(load(text(bound.minimum)).ok())
+        << formatProblems("t", load(text(bound.minimum)).problems);
+    EXPECT_TRUE(load(text(bound.maximum)).ok());
+    const int column = static_cast<int>(bound.key.size()) + 4;
+    if (bound.key == "queue_lifetime_seconds") {
+      expectProblem(text(bound.minimum - 1), 1, column, "is below the minimum of 60");
+    }
+    expectProblem(text(bound.maximum + 1), 1, column, "is above the maximum");
+  }
+  const ConfigLoad shortest = load("queue_retry_seconds = 60\nqueue_max_backoff_seconds = 60\n");
+  ASSERT_TRUE(shortest.ok()) << formatProblems("test.toml", shortest.problems);
+  EXPECT_EQ(shortest.config.queue_max_backoff_seconds, 60u);
+  expectProblem("queue_retry_seconds = 59\nqueue_max_backoff_seconds = 59\n", 2, 29,
+                "is below the minimum of 60");
+  EXPECT_EQ(load("queue_lifetime_seconds = 8640000\n").config.queue_lifetime_seconds, 8640000u);
+}
+
+TEST(ConfigLoader, BackoffMustNotBeShorterThanTheFirstRetry) {
+  expectProblem("queue_retry_seconds = 600\nqueue_max_backoff_seconds = 599\n", 2, 29,
+                "599 is below queue_retry_seconds (600)");
+  const ConfigLoad equal = load("queue_retry_seconds = 600\nqueue_max_backoff_seconds = 600\n");
+  ASSERT_TRUE(equal.ok());
+  EXPECT_EQ(equal.config.queue_max_backoff_seconds, 600u);
+  // The default backoff gives way to a longer first retry set in the file.
+  const ConfigLoad retry_only = load("queue_retry_seconds = 86400\n");
+  ASSERT_TRUE(retry_only.ok());
+  EXPECT_EQ(retry_only.config.queue_max_backoff_seconds, 86400u);
+  EXPECT_EQ(load("queue_retry_seconds = 60\n").config.queue_max_backoff_seconds, 4000u);
+}
+
+TEST(ConfigLoader, DelayWarning) {
+  EXPECT_EQ(load("delay_warning_seconds = 0\n").config.delay_warning_seconds, 0u);
+  EXPECT_EQ(load("delay_warning_seconds = 60\n").config.delay_warning_seconds, 60u);
+  expectProblem("delay_warning_seconds = 59\n", 1, 25,
+                "59 is below the minimum of 60; use 0 for no delay notice");
+  expectProblem("delay_warning_seconds = 1\n", 1, 25, "below the minimum of 60");
+  expectProblem("delay_warning_seconds = -1\n", 1, 25, "is below the minimum of 0");
+  // Up to queue_lifetime_seconds and not one second past it.
+  const ConfigLoad at_lifetime =
+      load("queue_lifetime_seconds = 3600\ndelay_warning_seconds = 3600\n");
+  ASSERT_TRUE(at_lifetime.ok()) << formatProblems("test.toml", at_lifetime.problems);
+  EXPECT_EQ(at_lifetime.config.delay_warning_seconds, 3600u);
+  expectProblem("queue_lifetime_seconds = 3600\ndelay_warning_seconds = 3601\n", 2, 25,
+                "is after queue_lifetime_seconds (3600)");
+  expectProblem("delay_warning_seconds = 432001\n", 1, 25,
+                "is after queue_lifetime_seconds (432000)");
+  EXPECT_TRUE(load("delay_warning_seconds = 432000\n").ok());
+  // A default notice that would come after the bounce is dropped, not an error.
+  const ConfigLoad short_life = load("queue_lifetime_seconds = 600\n");
+  ASSERT_TRUE(short_life.ok());
+  EXPECT_EQ(short_life.config.delay_warning_seconds, 0u);
+  EXPECT_EQ(load("queue_lifetime_seconds = 14400\n").config.delay_warning_seconds, 14400u);
+}
+
+constexpr std::string_view kDeliveryFile = R"([delivery]
+tls = "verify"
+port = 2525
+ca_file = "/etc/ssl/certs/ca-certificates.crt"
+connect_timeout_seconds = 10
+command_timeout_seconds = 120
+max_connections_per_destination = 3
+dns_forwarders = ["127.0.0.1@5353", "192.0.2.53", "2001:db8::53@53"]
+dns_trust_anchor = "/var/lib/unbound/root.key"
+dns_records = ["remote.test. 300 IN MX 10 mx.remote.test.", "mx.remote.test. A 127.0.0.1"]
+
+[[send_connector]]
+name = "partner"
+domains = ["Partner.example", "*.partner.example"]
+smart_host = "relay.partner.example:587"
+tls = "verify"
+auth_user = "bulwark@example.com"
+auth_password_file = "/etc/bulwark/partner.password"
+
+[[send_connector]]
+name = "everything-else"
+domains = ["*"]
+smart_host = "[2001:db8::25]:25"
+
+[[send_connector]]
+name = "by-mx"
+domains = ["direct.example"]
+tls = "none"
+)";
+
+TEST(ConfigLoader, DeliveryAndSendConnectorsSetEveryField) {
+  const ConfigLoad result = load(kDeliveryFile);
+  ASSERT_TRUE(result.ok()) << formatProblems("test.toml", result.problems);
+  const DeliverySettings& delivery = result.config.delivery;
+  EXPECT_EQ(delivery.tls, TlsLevel::verify);
+  EXPECT_EQ(delivery.port, 2525);
+  EXPECT_EQ(delivery.ca_file, "/etc/ssl/certs/ca-certificates.crt");
+  EXPECT_EQ(delivery.connect_timeout_seconds, 10u);
+  EXPECT_EQ(delivery.command_timeout_seconds, 120u);
+  EXPECT_EQ(delivery.max_connections_per_destination, 3u);
+  EXPECT_EQ(delivery.dns_forwarders,
+            (std::vector<std::string>{"127.0.0.1@5353", "192.0.2.53", "2001:db8::53@53"}));
+  EXPECT_EQ(delivery.dns_trust_anchor, "/var/lib/unbound/root.key");
+  EXPECT_EQ(delivery.dns_records.size(), 2u);
+
+  const std::vector<SendConnector>& connectors = result.config.send_connectors;
+  ASSERT_EQ(connectors.size(), 3u);
+  EXPECT_EQ(connectors[0].name, "partner");
+  EXPECT_EQ(connectors[0].domains,
+            (std::vector<std::string>{"partner.example", "*.partner.example"}));  // lower-cased
+  EXPECT_EQ(connectors[0].smart_host, "relay.partner.example:587");
+  EXPECT_EQ(connectors[0].tls, TlsLevel::verify);
+  EXPECT_EQ(connectors[0].auth_user, "bulwark@example.com");
+  EXPECT_EQ(connectors[0].auth_password_file, "/etc/bulwark/partner.password");
+  EXPECT_EQ(connectors[0].config_line, 12);
+  EXPECT_EQ(connectors[1].domains, std::vector<std::string>{"*"});
+  EXPECT_EQ(connectors[1].smart_host, "[2001:db8::25]:25");
+  EXPECT_EQ(connectors[1].tls, TlsLevel::opportunistic);  // the default
+  EXPECT_TRUE(connectors[1].auth_user.empty());
+  EXPECT_TRUE(connectors[2].smart_host.empty());
+  EXPECT_EQ(connectors[2].tls, TlsLevel::none);
+}
+
+TEST(ConfigLoader, DeliveryBounds) {
+  struct Bound {
+    std::string_view key;
+    std::int64_t minimum;
+    std::int64_t maximum;
+  };
+  for (const Bound& bound : {Bound{"port", 1, 65535}, Bound{"connect_timeout_seconds", 1, 600},
+                             Bound{"command_timeout_seconds", 1, 3600},
+                             Bound{"max_connections_per_destination", 1, 1000}}) {
+    SCOPED_TRACE(std::string(bound.key));
+    const auto text = [&](std::int64_t value) {
+      return "[delivery]\n" + std::string(bound.key) + " = " + std::to_string(value) + "\n";
+    };
+    EXPECT_TRUE(load(text(bound.minimum)).ok());
+    EXPECT_TRUE(load(text(bound.maximum)).ok());
+    const int column = static_cast<int>(bound.key.size()) + 4;
+    expectProblem(text(bound.minimum - 1), 2, column, "delivery." + std::string(bound.key));
+    expectProblem(text(bound.minimum - 1), 2, column, "is below the minimum");
+    expectProblem(text(bound.maximum + 1), 2, column, "is above the maximum");
+  }
+  EXPECT_EQ(load("[delivery]\nport = 65535\n").config.delivery.port, 65535);
+  EXPECT_EQ(load("[delivery]\nmax_connections_per_destination = 1000\n")
+                .config.delivery.max_connections_per_destination,
+            1000u);
+}
+
+TEST(ConfigLoader, DeliveryTlsLevels) {
+  EXPECT_EQ(load("[delivery]\ntls = \"none\"\n").config.delivery.tls, TlsLevel::none);
+  EXPECT_EQ(load("[delivery]\ntls = \"opportunistic\"\n").config.delivery.tls,
+            TlsLevel::opportunistic);
+  EXPECT_EQ(load("[delivery]\ntls = \"required\"\n").config.delivery.tls, TlsLevel::required);
+  EXPECT_EQ(load("[delivery]\ntls = \"verify\"\n").config.delivery.tls, TlsLevel::verify);
+  const ConfigProblem problem = onlyProblem(load("[delivery]\ntls = \"verfiy\"\n"));
+  EXPECT_EQ(problem.line, 2);
+  EXPECT_EQ(problem.column, 7);
+  EXPECT_EQ(problem.message,
+            "delivery.tls: \"verfiy\" is not one of none, opportunistic, required, verify; did "
+            "you mean \"verify\"?");
+  // The receive connector's words are not outbound levels.
+  expectProblem("[delivery]\ntls = \"starttls\"\n", 2, 7, "is not one of none, opportunistic");
+}
+
+TEST(ConfigLoader, DeliveryPathsAndLists) {
+  expectProblem("[delivery]\nca_file = \"\"\n", 2, 11, "delivery.ca_file: must not be empty");
+  expectProblem("[delivery]\ndns_trust_anchor = \"\"\n", 2, 20,
+                "delivery.dns_trust_anchor: must not be empty");
+  expectProblem("[delivery]\nca_file = 7\n", 2, 11, "must be a string");
+  EXPECT_TRUE(load("[delivery]\ndns_forwarders = []\ndns_records = []\n").ok());
+  for (std::string_view good : {"127.0.0.1", "127.0.0.1@1", "127.0.0.1@65535", "::1", "::1@53"}) {
+    SCOPED_TRACE(std::string(good));
+    EXPECT_TRUE(load("[delivery]\ndns_forwarders = [\"" + std::string(good) + "\"]\n").ok());
+  }
+  for (std::string_view bad : {"resolver.example", "127.0.0.1@0", "127.0.0.1@65536", "127.0.0.1@",
+                               "127.0.0.1:53", "[::1]@53", ""}) {
+    SCOPED_TRACE(std::string(bad));
+    expectProblem("[delivery]\ndns_forwarders = [\"" + std::string(bad) + "\"]\n", 2, 19,
+                  "delivery.dns_forwarders[1]: ");
+  }
+  expectProblem("[delivery]\ndns_forwarders = \"127.0.0.1\"\n", 2, 18,
+                "must be an array of strings");
+  expectProblem("[delivery]\ndns_forwarders = [\"127.0.0.1\", 53]\n", 2, 32,
+                "dns_forwarders[2]: must be a string");
+  expectProblem("[delivery]\ndns_records = [\"remote.test. MX\"]\n", 2, 16,
+                "delivery.dns_records[1]: \"remote.test. MX\" is not a record");
+  expectProblem("[delivery]\ndns_records = [\"\"]\n", 2, 16, "is not a record");
+  expectProblem("[delivery]\ndns_records = [\"a. A 1.2.3.4\\nb. A 1.2.3.5\"]\n", 2, 16,
+                "one record per string");
+  EXPECT_TRUE(load("[delivery]\ndns_records = [\"remote.test.\tA\t127.0.0.1\"]\n").ok());
+}
+
+TEST(ConfigLoader, DeliveryKeysInTheWrongPlace) {
+  expectProblem("[delivery]\nprot = 25\n", 2, 1,
+                "delivery.prot: unknown key; did you mean \"port\"?");
+  expectProblem("dns_forwarders = []\n", 1, 1, "it belongs in the [delivery] table");
+  expectProblem("[[local_domain]]\nname = \"example.com\"\nsmart_host = \"a.example:25\"\n", 3, 1,
+                "it belongs in a [[send_connector]] table");
+  expectProblem("[delivery]\nqueue_lifetime_seconds = 60\n", 2, 1,
+                "move it above the first [table]");
+  expectProblem("delivery = \"smtp\"\n", 1, 12, "delivery: must be a table");
+  expectProblem(
+      "[[receive_connector]]\nname = \"a\"\nlisten = \"127.0.0.1:25\"\n"
+      "delivery = \"maildir\"\n",
+      4, 1, "the top-level [delivery] table");
+}
+
+// A [[send_connector]] table with `body` after a valid name.
+std::string sendConnector(std::string_view name, std::string_view body) {
+  return "[[send_connector]]\nname = \"" + std::string(name) + "\"\n" + std::string(body) + "\n";
+}
+
+TEST(ConfigLoader, SendConnectorNeedsNameAndDomains) {
+  expectProblem("[[send_connector]]\ndomains = [\"*\"]\n", 1, 1, "send_connector[1]: has no name");
+  expectProblem(sendConnector("a", ""), 1, 1, "send_connector[1]: has no domains");
+  expectProblem(sendConnector("a", "domains = []"), 3, 11, "send_connector[1].domains: is empty");
+  expectProblem(sendConnector("a", "domains = \"*\""), 3, 11, "must be an array of strings");
+  expectProblem(sendConnector("bad name", "domains = [\"*\"]"), 2, 8, "is not a valid name");
+  expectProblem(sendConnector("a", "domains = [\"x.example\"]") +
+                    sendConnector("a", "domains = [\"y.example\"]"),
+                5, 8,
+                "send_connector[2].name: \"a\" is already used by send_connector[1] \"a\" "
+                "(line 1)");
+  expectProblem("send_connector = 1\n", 1, 18, "must be an array of tables");
+}
+
+TEST(ConfigLoader, SendConnectorDomainPatterns) {
+  const ConfigLoad result =
+      load(sendConnector("a", "domains = [\"*\", \"*.Example.COM\", \"example.com\", \"x.test\"]"));
+  ASSERT_TRUE(result.ok()) << formatProblems("test.toml", result.problems);
+  EXPECT_EQ(result.config.send_connectors[0].domains,
+            (std::vector<std::string>{"*", "*.example.com", "example.com", "x.test"}));
+  for (std::string_view bad : {"*example.com", "a.*.example", "**", "*.", "example..com",
+                               "example.com.", "192.0.2.1", "", "ex ample.com", "*.*.example"}) {
+    SCOPED_TRACE(std::string(bad));
+    expectProblem(sendConnector("a", "domains = [\"" + std::string(bad) + "\"]"), 3, 12,
+                  "send_connector[1].domains[1]: ");
+  }
+}
+
+TEST(ConfigLoader, SameDomainPatternInTwoSendConnectorsNamesBoth) {
+  const ConfigProblem problem =
+      onlyProblem(load(sendConnector("first", "domains = [\"example.net\", \"*\"]") +
+                       sendConnector("second", "domains = [\"*.example.net\", \"EXAMPLE.net\"]")));
+  EXPECT_EQ(problem.line, 6);
+  EXPECT_EQ(problem.column, 29);
+  EXPECT_EQ(problem.message,
+            "send_connector[2].domains[2]: \"example.net\" is also routed by send_connector[1] "
+            "\"first\" (line 1); each domain pattern may be in one send connector only: remove "
+            "one of them");
+  expectProblem(sendConnector("a", "domains = [\"*\", \"*\"]"), 3, 17, "is also routed by");
+  // Different patterns that overlap are fine: the most specific one wins.
+  EXPECT_TRUE(load(sendConnector("a", "domains = [\"*\"]") +
+                   sendConnector("b", "domains = [\"*.example.net\"]") +
+                   sendConnector("c", "domains = [\"mail.example.net\"]"))
+                  .ok());
+}
+
+TEST(ConfigLoader, SendConnectorSmartHost) {
+  for (std::string_view good :
+       {"relay.example.net:587", "relay:25", "192.0.2.25:25", "[192.0.2.25]:25",
+        "[2001:db8::25]:25", "relay.example.net:1", "relay.example.net:65535"}) {
+    SCOPED_TRACE(std::string(good));
+    const ConfigLoad result =
+        load(sendConnector("a", "domains = [\"*\"]\nsmart_host = \"" + std::string(good) + "\""));
+    ASSERT_TRUE(result.ok()) << formatProblems("test.toml", result.problems);
+    EXPECT_EQ(result.config.send_connectors[0].smart_host, good);
+  }
+  for (std::string_view bad :
+       {"relay.example.net", "relay.example.net:0", "relay.example.net:65536", "relay:smtp",
+        "2001:db8::25:25", "[relay.example.net]:25", "[2001:db8::25]", "bad_host:25", ":25", ""}) {
+    SCOPED_TRACE(std::string(bad));
+    expectProblem(
+        sendConnector("a", "domains = [\"*\"]\nsmart_host = \"" + std::string(bad) + "\""), 4, 14,
+        "send_connector[1].smart_host: ");
+  }
+  expectProblem(sendConnector("a", "domains = [\"*\"]\nsmart_host = \"relay.example.net\""), 4, 14,
+                "has no port");
+}
+
+TEST(ConfigLoader, SendConnectorTls) {
+  expectProblem(sendConnector("a", "domains = [\"*\"]\ntls = \"starttls\""), 4, 7,
+                "send_connector[1].tls: \"starttls\" is not one of none, opportunistic, "
+                "required, verify");
+  EXPECT_EQ(load(sendConnector("a", "domains = [\"*\"]\ntls = \"required\""))
+                .config.send_connectors[0]
+                .tls,
+            TlsLevel::required);
+}
+
+TEST(ConfigLoader, SendConnectorAuthentication) {
+  const std::string base = "domains = [\"*\"]\nsmart_host = \"relay.example.net:587\"\n";
+  const std::string credentials = "auth_user = \"me\"\nauth_password_file = \"/etc/pw\"\n";
+  for (std::string_view level : {"required", "verify"}) {
+    SCOPED_TRACE(std::string(level));
+    const ConfigLoad result =
+        load(sendConnector("a", base + "tls = \"" + std::string(level) + "\"\n" + credentials));
+    ASSERT_TRUE(result.ok()) << formatProblems("test.toml", result.problems);
+    EXPECT_EQ(result.config.send_connectors[0].auth_user, "me");
+    EXPECT_EQ(result.config.send_connectors[0].auth_password_file, "/etc/pw");
+  }
+  // Both or neither.
+  expectProblem(sendConnector("a", base + "tls = \"verify\"\nauth_user = \"me\""), 6, 13,
+                "auth_user: is set but auth_password_file is not");
+  expectProblem(sendConnector("a", base + "tls = \"verify\"\nauth_password_file = \"/etc/pw\""), 6,
+                22, "auth_password_file: is set but auth_user is not");
+  // Never in clear: the default (opportunistic) and none are refused, at the tls setting.
+  const ConfigProblem opportunistic = onlyProblem(load(sendConnector("a", base + credentials)));
+  EXPECT_EQ(opportunistic.line, 5);
+  EXPECT_THAT(opportunistic.message,
+              AllOf(HasSubstr("AUTH is never sent in clear"), HasSubstr("\"opportunistic\""),
+                    HasSubstr("set tls = \"verify\" (or \"required\")")));
+  expectProblem(sendConnector("a", base + "tls = \"none\"\n" + credentials), 5, 7,
+                "AUTH is never sent in clear, and tls = \"none\"");
+  // Only a smart host knows our account.
+  expectProblem(sendConnector("a", "domains = [\"*\"]\ntls = \"verify\"\n" + credentials), 5, 13,
+                "authentication needs a smart_host");
+  expectProblem(sendConnector("a", base + "tls = \"verify\"\nauth_user = \"\"\n"
+                                          "auth_password_file = \"/etc/pw\""),
+                6, 13, "auth_user: must be 1 to 256 characters");
+  expectProblem(sendConnector("a", base + "tls = \"verify\"\nauth_user = \"me\"\n"
+                                          "auth_password_file = \"\""),
+                7, 22, "auth_password_file: must not be empty");
+  expectProblem(sendConnector("a", base + "auth_pasword_file = \"x\""), 5, 1,
+                "did you mean \"auth_password_file\"?");
+}
+
 TEST(ConfigLoader, ShippedExampleLoadsClean) {
   const std::string path = std::string(BULWARK_SOURCE_DIR) + "/examples/bulwark.toml";
   const ConfigLoad result = loadConfigFile(path);
   ASSERT_TRUE(result.ok()) << formatProblems(path, result.problems);
   EXPECT_GE(result.config.receive_connectors.size(), 2u);
   EXPECT_FALSE(result.config.users.empty());
+  // The outbound examples are commented out: the shipped file delivers by MX with the defaults.
+  EXPECT_TRUE(result.config.send_connectors.empty());
+}
+
+// The commented outbound examples of the shipped file, uncommented, load clean too: an example
+// that would not load is worse than none.
+TEST(ConfigLoader, ShippedExampleOutboundSectionsLoadCleanUncommented) {
+  const std::string path = std::string(BULWARK_SOURCE_DIR) + "/examples/bulwark.toml";
+  std::ifstream in(path);
+  std::string text;
+  std::string line;
+  bool in_outbound = false;
+  while (std::getline(in, line)) {
+    if (line.starts_with("# --- outbound")) in_outbound = true;
+    if (in_outbound && line.starts_with("#[")) line.erase(0, 1);
+    if (in_outbound && line.starts_with("#") && line.find(" = ") != std::string::npos &&
+        !line.starts_with("# ")) {
+      line.erase(0, 1);
+    }
+    text += line + "\n";
+  }
+  ASSERT_TRUE(in_outbound) << "examples/bulwark.toml has no \"# --- outbound\" section";
+  const ConfigLoad result = loadConfigText(text, path);
+  ASSERT_TRUE(result.ok()) << formatProblems(path, result.problems);
+  EXPECT_EQ(result.config.delivery.tls, TlsLevel::opportunistic);
+  ASSERT_GE(result.config.send_connectors.size(), 1u);
 }
 
 }  // namespace

@@ -271,6 +271,69 @@ TEST_F(QueueSpool, HeldMessagesStayHeld) {
   EXPECT_EQ(QueueState::active, spool_->load("HELD")->state);
 }
 
+TEST_F(QueueSpool, HoldMovesActiveAndDeferredMessagesToHold) {
+  commit("FROMACTIVE");
+  commit("FROMDEFERRED");
+  ASSERT_TRUE(spool_->defer("FROMDEFERRED", "451 later", system_clock::now() + minutes(5)));
+
+  ASSERT_TRUE(spool_->hold("FROMACTIVE"));
+  ASSERT_TRUE(spool_->hold("FROMDEFERRED"));
+  EXPECT_EQ((std::vector<std::string>{"FROMACTIVE", "FROMDEFERRED"}), namesIn(root_ / "hold"));
+  EXPECT_TRUE(namesIn(root_ / "active").empty());
+  EXPECT_TRUE(namesIn(root_ / "deferred").empty());
+  auto loaded = spool_->load("FROMDEFERRED");
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(QueueState::hold, loaded->state);
+  EXPECT_EQ(1u, loaded->attempts) << "the delivery records travel with the file";
+  EXPECT_EQ("451 later", loaded->last_reason);
+
+  EXPECT_TRUE(spool_->hold("FROMACTIVE")) << "holding a held message changes nothing";
+  EXPECT_EQ((std::vector<std::string>{"FROMACTIVE", "FROMDEFERRED"}), namesIn(root_ / "hold"));
+
+  // Released by activate(), and held again.
+  ASSERT_TRUE(spool_->activate("FROMACTIVE"));
+  EXPECT_EQ(std::vector<std::string>{"FROMACTIVE"}, namesIn(root_ / "active"));
+  ASSERT_TRUE(spool_->hold("FROMACTIVE"));
+  EXPECT_EQ(QueueState::hold, spool_->load("FROMACTIVE")->state);
+}
+
+TEST_F(QueueSpool, HoldRefusesUnknownAndInvalidIds) {
+  EXPECT_EQ("not_found", spool_->hold("MISSING").error().code);
+  EXPECT_EQ("invalid", spool_->hold("../active/X").error().code);
+  EXPECT_EQ("invalid", spool_->hold("").error().code);
+  commit("GONE");
+  ASSERT_TRUE(spool_->remove("GONE"));
+  EXPECT_EQ("not_found", spool_->hold("GONE").error().code);
+}
+
+TEST_F(QueueSpool, ListsEachStateSorted) {
+  for (auto list : {QueueState::active, QueueState::deferred, QueueState::hold}) {
+    auto names = spool_->list(list);
+    ASSERT_TRUE(names) << names.error().message;
+    EXPECT_TRUE(names->empty());
+  }
+  commit("C3");
+  commit("A1");
+  commit("B2");
+  commit("D4");
+  commit("E5");
+  ASSERT_TRUE(spool_->defer("D4", "451 later", system_clock::now() + minutes(5)));
+  ASSERT_TRUE(spool_->defer("B2", "451 later", system_clock::now() + minutes(5)));
+  ASSERT_TRUE(spool_->hold("E5"));
+  EXPECT_EQ((std::vector<std::string>{"A1", "C3"}), spool_->list(QueueState::active).value());
+  EXPECT_EQ((std::vector<std::string>{"B2", "D4"}), spool_->list(QueueState::deferred).value());
+  EXPECT_EQ(std::vector<std::string>{"E5"}, spool_->list(QueueState::hold).value());
+
+  // A stray name that is not a queue id (an editor's backup, a dot file) is not a message.
+  writeFile(root_ / "active" / ".A1.swp", "x");
+  writeFile(root_ / "hold" / "E5~old", "x");
+  EXPECT_EQ((std::vector<std::string>{"A1", "C3"}), spool_->list(QueueState::active).value());
+  EXPECT_EQ(std::vector<std::string>{"E5"}, spool_->list(QueueState::hold).value());
+  // Incoming files are not committed messages, and are never listed as one.
+  writeFile(root_ / "incoming" / "F6", "partial");
+  EXPECT_EQ((std::vector<std::string>{"A1", "C3"}), spool_->list(QueueState::active).value());
+}
+
 TEST_F(QueueSpool, RecoveryRemovesIncomingAndSortsOutDamage) {
   commit("ACTIVE1");
   commit("DEFERRED1");
