@@ -101,6 +101,22 @@ class FakeSmtpConnection {
     }
   }
 
+  // The end of a script: answers RSET, NOOP and QUIT (anything else gets a 502) until the
+  // client closes, so a client's courtesy commands never wait for their timeout.
+  void answerUntilClose() {
+    while (true) {
+      std::string line = readLine();
+      if (closed_) return;
+      if (line == "RSET" || line == "NOOP") {
+        send("250 2.0.0 OK\r\n");
+      } else if (line == "QUIT") {
+        send("221 2.0.0 Bye\r\n");
+      } else {
+        send("502 5.5.1 Not in this script\r\n");
+      }
+    }
+  }
+
   bool closed() const { return closed_; }
   bool tlsFailed() const { return tls_failed_; }
   std::string transcript() const {

@@ -141,6 +141,12 @@ class Connection {
   Connection(const ClientEndpoint& endpoint, const ClientSettings& settings)
       : endpoint_(endpoint), settings_(settings) {}
   ~Connection() {
+    if (ssl_ && !tls_broken_) {
+      // Best effort close_notify (RFC 8446 6.1); non-blocking, so it never waits.
+      ERR_clear_error();
+      SSL_shutdown(ssl_.get());
+      ERR_clear_error();
+    }
     ssl_.reset();
     ssl_context_.reset();
     if (descriptor_ >= 0) ::close(descriptor_);
@@ -167,6 +173,7 @@ class Connection {
   std::unique_ptr<SSL_CTX, SslContextDeleter> ssl_context_;
   std::unique_ptr<SSL, SslDeleter> ssl_;
   ReplyReader reader_;
+  bool tls_broken_ = false;  // a fatal TLS error happened: no close_notify may follow
 };
 
 bool Connection::waitFor(short events, Clock::time_point deadline, IoError& error) {
@@ -249,6 +256,7 @@ std::optional<IoError> Connection::write(std::string_view bytes) {
         }
         continue;
       }
+      tls_broken_ = true;
       std::string detail = drainOpenSslErrors();
       return IoError{false, "TLS write failed" + (detail.empty() ? "" : ": " + detail)};
     }
@@ -289,6 +297,7 @@ std::variant<Reply, IoError> Connection::readReply(std::chrono::seconds timeout)
         continue;
       }
       if (reason == SSL_ERROR_ZERO_RETURN) return IoError{false, "connection closed by host"};
+      tls_broken_ = true;
       std::string detail = drainOpenSslErrors();
       return IoError{false, "TLS read failed" + (detail.empty() ? "" : ": " + detail)};
     }
@@ -756,8 +765,9 @@ std::string Attempt::recipientCommand(const OutboundRecipient& recipient) const 
       // Stored as "addr-type;address" decoded; only the address part is xtext.
       std::string_view original = recipient.original;
       std::size_t separator = original.find(';');
-      std::string type =
-          separator == std::string_view::npos ? "rfc822" : std::string(original.substr(0, separator));
+      std::string type = separator == std::string_view::npos
+                             ? std::string("rfc822")
+                             : std::string(original.substr(0, separator));
       std::string_view address =
           separator == std::string_view::npos ? original : original.substr(separator + 1);
       command += " ORCPT=" + type + ";" + encodeXtext(address);

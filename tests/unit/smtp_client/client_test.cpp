@@ -179,13 +179,93 @@ TEST_F(ClientTest, DotStuffingAndBareLineEndingsOnTheWire) {
   });
   const std::string data =
       ".leading dot\r\nbare lf\nbare cr\rcr lf\r\n..two dots\r\n.\r\nmiddle.dot\r\nno end";
-  AttemptResult result =
-      deliverMessage(endpointFor(server), settings(TlsLevel::none), message({"a@example.test"}, data));
+  AttemptResult result = deliverMessage(endpointFor(server), settings(TlsLevel::none),
+                                        message({"a@example.test"}, data));
   server.join();
   EXPECT_EQ(result.session.code, 250);
   EXPECT_EQ(received,
             "..leading dot\r\nbare lf\r\nbare cr\r\ncr lf\r\n...two dots\r\n..\r\nmiddle.dot\r\n"
             "no end\r\n.\r\n");
+}
+
+TEST_F(ClientTest, LargeMessageOverTlsArrivesIntact) {
+  // Several DATA chunks over TLS, with dot lines and line endings of every kind spread through.
+  std::string data;
+  std::string expected;
+  for (int line = 0; line < 20000; ++line) {
+    const std::string text = (line % 7 == 0 ? "." : "") + std::string(20 + line % 50, 'x');
+    const char* ending = line % 11 == 0 ? "\n" : (line % 13 == 0 ? "\r" : "\r\n");
+    data += text + ending;
+    expected += (line % 7 == 0 ? "." : "") + text + "\r\n";
+  }
+  expected += ".\r\n";
+  auto context = serverTls();
+  std::string received;
+  FakeSmtpServer server([&](FakeSmtpConnection& connection) {
+    greetAndEhlo(connection, {"STARTTLS"});
+    if (!startTlsAndEhlo(connection, context.get(), {"PIPELINING"})) return;
+    for (int line = 0; line < 3; ++line) connection.readLine();
+    connection.send("250 OK\r\n250 OK\r\n354 go\r\n");
+    received = connection.readData();
+    connection.send("250 2.0.0 queued\r\n");
+    connection.answerUntilClose();
+  });
+  AttemptResult result = deliverMessage(endpointFor(server), settings(TlsLevel::required),
+                                        message({"a@example.test"}, data));
+  server.join();
+  EXPECT_EQ(result.session.code, 250) << result.session.render();
+  EXPECT_EQ(received.size(), expected.size());
+  EXPECT_TRUE(received == expected);
+}
+
+TEST_F(ClientTest, DataRefusedAppliesToAcceptedRecipients) {
+  FakeSmtpServer server([](FakeSmtpConnection& connection) {
+    greetAndEhlo(connection, {"8BITMIME"});
+    if (!connection.expect("MAIL FROM:")) return;
+    connection.send("250 OK\r\n");
+    if (!connection.expect("RCPT TO:")) return;
+    connection.send("250 OK\r\n");
+    if (!connection.expect("RCPT TO:")) return;
+    connection.send("550 5.1.1 unknown\r\n");
+    if (!connection.expect("DATA")) return;
+    connection.send("451 4.3.0 try later\r\n");
+    connection.answerUntilClose();
+  });
+  AttemptResult result = deliverMessage(endpointFor(server), settings(TlsLevel::none),
+                                        message({"a@example.test", "b@example.test"}));
+  server.join();
+  EXPECT_EQ(result.session.code, 451);
+  ASSERT_EQ(result.recipients.size(), 2u);
+  EXPECT_EQ(result.recipients[0].code, 451);
+  EXPECT_EQ(result.recipients[1].code, 550);
+}
+
+TEST_F(ClientTest, MalformedReplyIsTransient) {
+  FakeSmtpServer server([](FakeSmtpConnection& connection) {
+    connection.send("220 mx.example.test\r\n");
+    if (!connection.expect("EHLO")) return;
+    connection.send("250-mx.example.test\r\n550 changed its mind\r\n");
+    connection.answerUntilClose();
+  });
+  AttemptResult result = deliverMessage(endpointFor(server), settings(TlsLevel::none),
+                                        message({"a@example.test"}));
+  server.join();
+  EXPECT_EQ(result.session.code, 451) << result.session.render();
+  EXPECT_NE(result.session.lines.at(0).find("malformed reply"), std::string::npos);
+}
+
+TEST_F(ClientTest, StartTlsRefusedAtRequiredDefers) {
+  FakeSmtpServer server([](FakeSmtpConnection& connection) {
+    greetAndEhlo(connection, {"STARTTLS"});
+    if (!connection.expect("STARTTLS")) return;
+    connection.send("454 4.7.0 TLS not available\r\n");
+    connection.answerUntilClose();
+  });
+  AttemptResult result = deliverMessage(endpointFor(server), settings(TlsLevel::required),
+                                        message({"a@example.test"}));
+  server.join();
+  EXPECT_TRUE(result.session.isTransient()) << result.session.render();
+  EXPECT_EQ(server.transcript().find("MAIL FROM"), std::string::npos);
 }
 
 TEST_F(ClientTest, PerRecipientReplies) {
@@ -220,13 +300,7 @@ TEST_F(ClientTest, AllRecipientsRefusedSendsNoData) {
       if (!connection.expect("RCPT TO:")) return;
       connection.send("550 5.1.1 No such user\r\n");
     }
-    std::string next = connection.readLine();
-    if (next == "RSET") {
-      connection.send("250 OK\r\n");
-      next = connection.readLine();
-    }
-    if (next == "QUIT") connection.send("221 bye\r\n");
-    connection.waitForClose();
+    connection.answerUntilClose();
   });
   AttemptResult result = deliverMessage(endpointFor(server), settings(TlsLevel::none),
                                         message({"x@example.test", "y@example.test"}));
@@ -244,7 +318,7 @@ TEST_F(ClientTest, RefusedSenderAppliesToEveryRecipient) {
     greetAndEhlo(connection, {"PIPELINING"});
     for (int line = 0; line < 4; ++line) connection.readLine();  // MAIL, 2 RCPT, DATA
     connection.send("553 5.7.1 Sender refused\r\n503 5.5.1 no\r\n503 5.5.1 no\r\n503 no\r\n");
-    connection.waitForClose();
+    connection.answerUntilClose();
   });
   AttemptResult result = deliverMessage(endpointFor(server), settings(TlsLevel::none),
                                         message({"x@example.test", "y@example.test"}));
@@ -290,8 +364,7 @@ TEST_F(ClientTest, OpportunisticUsesStartTlsWithAnyCertificate) {
 TEST_F(ClientTest, RequiredWithoutStartTlsSendsNoEnvelope) {
   FakeSmtpServer server([](FakeSmtpConnection& connection) {
     greetAndEhlo(connection, {"PIPELINING", "8BITMIME"});
-    if (connection.expect("QUIT")) connection.send("221 bye\r\n");
-    connection.waitForClose();
+    connection.answerUntilClose();
   });
   AttemptResult result = deliverMessage(endpointFor(server), settings(TlsLevel::required),
                                         message({"a@example.test"}));
@@ -308,7 +381,7 @@ TEST_F(ClientTest, RequiredDoesNotFallBackToHelo) {
     connection.send("220 old server\r\n");
     if (!connection.expect("EHLO")) return;
     connection.send("502 5.5.1 what?\r\n");
-    connection.waitForClose();
+    connection.answerUntilClose();
   });
   AttemptResult result = deliverMessage(endpointFor(server), settings(TlsLevel::required),
                                         message({"a@example.test"}));
@@ -428,8 +501,8 @@ TEST_F(ClientTest, FailedHandshakeAtOpportunisticDoesNotContinueInClear) {
     greetAndEhlo(connection, {"STARTTLS"});
     if (!connection.expect("STARTTLS")) return;
     connection.send("220 2.0.0 Ready to start TLS\r\n");
-    // Not TLS: garbage where the ServerHello should be.
-    connection.readLine();
+    // Not TLS: garbage where the ServerHello should be (sent without waiting for the
+    // ClientHello, which has no line end to wait for).
     connection.send("this is not a TLS record\r\n");
     connection.waitForClose();
   });
@@ -444,8 +517,7 @@ TEST_F(ClientTest, FailedHandshakeAtOpportunisticDoesNotContinueInClear) {
 TEST_F(ClientTest, MessageLargerThanSizeFailsPermanently) {
   FakeSmtpServer server([](FakeSmtpConnection& connection) {
     greetAndEhlo(connection, {"SIZE 10", "PIPELINING"});
-    if (connection.expect("QUIT")) connection.send("221 bye\r\n");
-    connection.waitForClose();
+    connection.answerUntilClose();
   });
   AttemptResult result = deliverMessage(endpointFor(server), settings(TlsLevel::none),
                                         message({"a@example.test", "b@example.test"}));
@@ -461,8 +533,7 @@ TEST_F(ClientTest, MessageLargerThanSizeFailsPermanently) {
 TEST_F(ClientTest, SmtpUtf8MessageToServerWithoutItFailsPermanently) {
   FakeSmtpServer server([](FakeSmtpConnection& connection) {
     greetAndEhlo(connection, {"8BITMIME"});
-    if (connection.expect("QUIT")) connection.send("221 bye\r\n");
-    connection.waitForClose();
+    connection.answerUntilClose();
   });
   auto outbound = message({"j\xC3\xB6rg@example.test"});
   outbound.smtputf8 = true;
@@ -497,8 +568,7 @@ TEST_F(ClientTest, RequireTlsMessageNeedsTheExtension) {
   FakeSmtpServer server([&](FakeSmtpConnection& connection) {
     greetAndEhlo(connection, {"STARTTLS"});
     if (!startTlsAndEhlo(connection, context.get(), {"PIPELINING"})) return;
-    if (connection.expect("QUIT")) connection.send("221 bye\r\n");
-    connection.waitForClose();
+    connection.answerUntilClose();
   });
   ClientSettings opportunistic = settings(TlsLevel::opportunistic);
   opportunistic.ca_file = certificate_->certificate;
@@ -589,8 +659,7 @@ TEST_F(ClientTest, AuthPlainOverTls) {
 TEST_F(ClientTest, NoPasswordInClearText) {
   FakeSmtpServer server([](FakeSmtpConnection& connection) {
     greetAndEhlo(connection, {"AUTH PLAIN"});
-    if (connection.expect("QUIT")) connection.send("221 bye\r\n");
-    connection.waitForClose();
+    connection.answerUntilClose();
   });
   ClientSettings opportunistic = settings(TlsLevel::opportunistic);
   opportunistic.auth_user = "user";
@@ -605,8 +674,7 @@ TEST_F(ClientTest, NoPasswordInClearText) {
 TEST_F(ClientTest, GreetingRefusal) {
   FakeSmtpServer server([](FakeSmtpConnection& connection) {
     connection.send("554 5.7.1 go away\r\n");
-    if (connection.expect("QUIT")) connection.send("221 bye\r\n");
-    connection.waitForClose();
+    connection.answerUntilClose();
   });
   AttemptResult result = deliverMessage(endpointFor(server), settings(TlsLevel::none),
                                         message({"a@example.test"}));
