@@ -7,8 +7,6 @@
 // of hanging it. Test-only: no limits, trusts its input.
 #pragma once
 
-#include "net/tls_context.h"
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/ssl.h>
@@ -26,6 +24,8 @@
 #include <mutex>
 #include <string>
 #include <thread>
+
+#include "net/tls_context.h"
 
 namespace bulwark::test {
 

@@ -10,7 +10,9 @@
 namespace bulwark::smtp {
 namespace {
 
-bool isDigit(char c) { return c >= '0' && c <= '9'; }
+bool isDigit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // RFC 3463 2: class "." subject "." detail; subject and detail 1 to 3 digits. The class must match
 // the reply's first digit (RFC 2034 4), so "250 1.2.3 text" keeps "1.2.3" as text.
@@ -69,8 +71,8 @@ Result<std::optional<Reply>> ReplyReader::next() {
     const std::size_t newline = rest.find('\n');
     if (newline == std::string_view::npos) {
       if (rest.size() >= limits_.max_line_length) {
-        return fail("limit", "reply line longer than " +
-                                 std::to_string(limits_.max_line_length) + " octets");
+        return fail("limit", "reply line longer than " + std::to_string(limits_.max_line_length) +
+                                 " octets");
       }
       return std::optional<Reply>();
     }
@@ -101,8 +103,7 @@ Result<std::optional<Reply>> ReplyReader::next() {
       }
       text = line.substr(4);
     }
-    if (std::any_of(text.begin(), text.end(),
-                    [](char c) { return c == '\r' || c == '\0'; })) {
+    if (std::any_of(text.begin(), text.end(), [](char c) { return c == '\r' || c == '\0'; })) {
       return fail("syntax", "reply text contains CR or NUL");
     }
     if (!pending_lines_.empty() && code != pending_code_) {

@@ -7,9 +7,6 @@
 // which the connection must be dropped (the reader refuses to go on).
 #pragma once
 
-#include "common/result.h"
-#include "smtp/proto/reply.h"
-
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -17,6 +14,9 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/result.h"
+#include "smtp/proto/reply.h"
 
 namespace bulwark::smtp {
 
@@ -61,8 +61,8 @@ class ReplyReader {
 
 // What a server offers in its EHLO reply.
 struct ServerCapabilities {
-  std::set<std::string> keywords;          // upper-cased: "PIPELINING", "STARTTLS", "SIZE", ...
-  std::uint64_t size_limit = 0;            // SIZE N; 0: not offered or no fixed limit
+  std::set<std::string> keywords;            // upper-cased: "PIPELINING", "STARTTLS", "SIZE", ...
+  std::uint64_t size_limit = 0;              // SIZE N; 0: not offered or no fixed limit
   std::vector<std::string> auth_mechanisms;  // upper-cased: "PLAIN", "LOGIN", ...
 
   bool has(std::string_view keyword) const;

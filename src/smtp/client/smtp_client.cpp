@@ -12,14 +12,7 @@
 // 8BITMIME (no conversion to 7 bit yet); one SSL_CTX per attempt (no session resumption).
 #include "smtp/client/smtp_client.h"
 
-#include "common/dsn.h"
-#include "net/base64.h"
-#include "net/tls_context.h"
-#include "smtp/client/reply_reader.h"
-
 #include <arpa/inet.h>
-#include <cerrno>
-#include <cstring>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -34,10 +27,17 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <variant>
+
+#include "common/dsn.h"
+#include "net/base64.h"
+#include "net/tls_context.h"
+#include "smtp/client/reply_reader.h"
 
 namespace bulwark::smtp {
 namespace {
@@ -243,8 +243,8 @@ std::optional<IoError> Connection::write(std::string_view bytes) {
     IoError error;
     if (ssl_) {
       ERR_clear_error();
-      int written = SSL_write(ssl_.get(), bytes.data(), static_cast<int>(std::min<std::size_t>(
-                                                            bytes.size(), 1 << 30)));
+      int written = SSL_write(ssl_.get(), bytes.data(),
+                              static_cast<int>(std::min<std::size_t>(bytes.size(), 1 << 30)));
       if (written > 0) {
         bytes.remove_prefix(static_cast<std::size_t>(written));
         continue;
@@ -513,7 +513,9 @@ class Attempt {
  public:
   Attempt(const ClientEndpoint& endpoint, const ClientSettings& settings,
           const OutboundMessage& message)
-      : endpoint_(endpoint), settings_(settings), message_(message),
+      : endpoint_(endpoint),
+        settings_(settings),
+        message_(message),
         connection_(endpoint, settings) {}
 
   AttemptResult run();
@@ -562,8 +564,7 @@ bool Attempt::send(std::string_view bytes, const char* stage) {
     usable_ = false;
     fail(localReply(451, "4.4.2",
                     std::string(error->timeout ? "timeout" : "connection lost") + " sending " +
-                        stage + " to " + hostText() +
-                        (error->timeout ? "" : ": " + error->text)));
+                        stage + " to " + hostText() + (error->timeout ? "" : ": " + error->text)));
     return false;
   }
   return true;
@@ -574,10 +575,10 @@ std::optional<Reply> Attempt::receive(const char* stage, std::chrono::seconds ti
   if (auto* reply = std::get_if<Reply>(&outcome)) return std::move(*reply);
   const IoError& error = std::get<IoError>(outcome);
   usable_ = false;
-  fail(localReply(451, "4.4.2",
-                  std::string(error.timeout ? "timeout waiting for the reply to "
-                                            : "no reply to ") +
-                      stage + " from " + hostText() + (error.timeout ? "" : ": " + error.text)));
+  fail(
+      localReply(451, "4.4.2",
+                 std::string(error.timeout ? "timeout waiting for the reply to " : "no reply to ") +
+                     stage + " from " + hostText() + (error.timeout ? "" : ": " + error.text)));
   return std::nullopt;
 }
 
@@ -714,8 +715,8 @@ bool Attempt::authenticate() {
   if (reply->code == 235) return true;
   // A refused login is a configuration problem on one side: defer rather than bounce the
   // message, so fixing the password delivers it.
-  std::string text = "authentication as " + settings_.auth_user + " failed at host " +
-                     hostText() + ": " + std::to_string(reply->code);
+  std::string text = "authentication as " + settings_.auth_user + " failed at host " + hostText() +
+                     ": " + std::to_string(reply->code);
   for (const auto& line : reply->lines) text += " " + line;
   fail(localReply(reply->code / 100 == 4 ? reply->code : 454, "4.7.0", std::move(text)));
   return false;

@@ -3,18 +3,17 @@
 // results, the TLS levels (none of the envelope in clear text when TLS is required; certificate
 // checks at verify), STARTTLS response injection, SIZE, SMTPUTF8, REQUIRETLS, DSN parameters,
 // AUTH PLAIN, and timeouts.
-#include "smtp/client/smtp_client.h"
-
-#include "common/dsn.h"
-#include "net/self_signed.h"
-#include "net/tls_context.h"
-#include "support/fake_smtp_server.h"
-
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <string>
+
+#include "common/dsn.h"
+#include "net/self_signed.h"
+#include "net/tls_context.h"
+#include "smtp/client/smtp_client.h"
+#include "support/fake_smtp_server.h"
 
 namespace bulwark::smtp {
 namespace {
@@ -151,9 +150,10 @@ TEST_F(ClientTest, PlainDeliveryWithPipelining) {
     EXPECT_EQ(reply.lines.at(0), "queued as 1234");
   }
   const std::string transcript = server.transcript();
-  EXPECT_NE(transcript.find("MAIL FROM:<sender@example.org> SIZE=" +
-                            std::to_string(outbound.data.size()) + " BODY=8BITMIME\r\n"
-                            "RCPT TO:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n"),
+  EXPECT_NE(transcript.find(
+                "MAIL FROM:<sender@example.org> SIZE=" + std::to_string(outbound.data.size()) +
+                " BODY=8BITMIME\r\n"
+                "RCPT TO:<a@example.test>\r\nRCPT TO:<b@example.test>\r\nDATA\r\n"),
             std::string::npos)
       << transcript;
   EXPECT_NE(transcript.find("\r\n\r\nHello\r\n.\r\nQUIT\r\n"), std::string::npos) << transcript;
@@ -247,8 +247,8 @@ TEST_F(ClientTest, MalformedReplyIsTransient) {
     connection.send("250-mx.example.test\r\n550 changed its mind\r\n");
     connection.answerUntilClose();
   });
-  AttemptResult result = deliverMessage(endpointFor(server), settings(TlsLevel::none),
-                                        message({"a@example.test"}));
+  AttemptResult result =
+      deliverMessage(endpointFor(server), settings(TlsLevel::none), message({"a@example.test"}));
   server.join();
   EXPECT_EQ(result.session.code, 451) << result.session.render();
   EXPECT_NE(result.session.lines.at(0).find("malformed reply"), std::string::npos);
@@ -463,8 +463,7 @@ TEST_F(ClientTest, VerifyWithTrustedCertificateDelivers) {
   });
   ClientSettings verify = settings(TlsLevel::verify);
   verify.ca_file = certificate_->certificate;
-  AttemptResult result =
-      deliverMessage(endpointFor(server), verify, message({"a@example.test"}));
+  AttemptResult result = deliverMessage(endpointFor(server), verify, message({"a@example.test"}));
   server.join();
   EXPECT_EQ(result.session.code, 250) << result.session.render();
   EXPECT_EQ(result.evidence.verification, "pkix");
@@ -616,8 +615,7 @@ TEST_F(ClientTest, DsnParametersOnlyWhenOffered) {
         {"a@example.test", "rfc822;a+b=c@example.test", notify_success | notify_failure});
     outbound.dsn_return = "HDRS";
     outbound.dsn_envelope_id = "id+1 x";
-    AttemptResult result =
-        deliverMessage(endpointFor(server), settings(TlsLevel::none), outbound);
+    AttemptResult result = deliverMessage(endpointFor(server), settings(TlsLevel::none), outbound);
     server.join();
     EXPECT_EQ(result.session.code, 250);
     const std::string transcript = server.transcript();
@@ -676,8 +674,8 @@ TEST_F(ClientTest, GreetingRefusal) {
     connection.send("554 5.7.1 go away\r\n");
     connection.answerUntilClose();
   });
-  AttemptResult result = deliverMessage(endpointFor(server), settings(TlsLevel::none),
-                                        message({"a@example.test"}));
+  AttemptResult result =
+      deliverMessage(endpointFor(server), settings(TlsLevel::none), message({"a@example.test"}));
   server.join();
   EXPECT_EQ(result.session.code, 554);
   EXPECT_TRUE(result.recipients.empty());
@@ -705,9 +703,8 @@ TEST_F(ClientTest, LostConnectionAfterDataIsTransient) {
     connection.readData();
     // Hang up without the final reply.
   });
-  AttemptResult result =
-      deliverMessage(endpointFor(server), settings(TlsLevel::none),
-                     message({"a@example.test", "b@example.test"}));
+  AttemptResult result = deliverMessage(endpointFor(server), settings(TlsLevel::none),
+                                        message({"a@example.test", "b@example.test"}));
   server.join();
   EXPECT_EQ(result.session.code, 451);
   ASSERT_EQ(result.recipients.size(), 2u);

@@ -169,7 +169,7 @@ TEST(ReplyReader, LineLengthLimit) {
   ReplyReaderLimits limits;
   limits.max_line_length = 64;
   const std::string fits = "250 " + std::string(58, 'a') + "\r\n";  // 64 octets with CRLF
-  EXPECT_EQ(errorOf(fits, limits), "need-more");  // one reply, then need more
+  EXPECT_EQ(errorOf(fits, limits), "need-more");                    // one reply, then need more
   const std::string longer = "250 " + std::string(59, 'a') + "\r\n";
   EXPECT_EQ(errorOf(longer, limits), "limit");
   // Without a line end, the limit still stops the buffering.
