@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   bulwark::app::addConfigCommand(app, action);
   bulwark::app::addTraceCommand(app, action);
   bulwark::app::addUserCommand(app, action);
+  bulwark::app::addQueueCommand(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -16,5 +16,6 @@ void addServeCommand(CLI::App& app, Action& action);
 void addConfigCommand(CLI::App& app, Action& action);
 void addTraceCommand(CLI::App& app, Action& action);
 void addUserCommand(CLI::App& app, Action& action);
+void addQueueCommand(CLI::App& app, Action& action);
 
 }  // namespace bulwark::app

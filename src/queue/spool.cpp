@@ -245,6 +245,46 @@ class FileSpool final : public Spool {
     return std::move(bytes);
   }
 
+  Result<QueuedMessage> inspect(const std::string& queue_id, std::string* data) override {
+    if (!isValidQueueId(queue_id)) return invalidId(queue_id);
+    // A state change is a rename between our opens: look twice before calling it gone.
+    for (int round = 0; round < 2; ++round) {
+      for (Directory state : kStateDirectories) {
+        FileDescriptor file(openAt(directory(state), queue_id, O_RDONLY));
+        if (!file.valid()) {
+          if (errno == ENOENT) continue;
+          return ioError(fmt::format("open {}/{}", directoryName(state), queue_id), errno);
+        }
+        std::string path = fmt::format("{}/{}", directoryName(state), queue_id);
+        auto bytes = readWhole(file.get(), path);
+        if (!bytes) return bytes.error();
+        // A record being appended right now reads as a torn tail: parsing stops before it,
+        // which is the state before the append. Nothing is cut.
+        auto parsed = parseQueueFile(*bytes);
+        if (!parsed) {
+          return makeError("corrupt", fmt::format("{}: {}", path, parsed.error().message));
+        }
+        if (parsed->envelope.queue_id != queue_id) {
+          return makeError("corrupt", fmt::format("{}: its queue id record says \"{}\"", path,
+                                                  parsed->envelope.queue_id));
+        }
+        QueuedMessage message;
+        message.envelope = std::move(parsed->envelope);
+        message.state = stateOf(state);
+        message.attempts = parsed->attempts;
+        message.next_attempt = parsed->next_attempt;
+        message.last_reason = std::move(parsed->last_reason);
+        if (data != nullptr) {
+          bytes->resize(parsed->data_offset + parsed->data_size);
+          bytes->erase(0, parsed->data_offset);
+          *data = std::move(*bytes);
+        }
+        return message;
+      }
+    }
+    return notFound(queue_id);
+  }
+
   Result<void> recordRecipient(const std::string& queue_id, std::size_t index,
                                RecipientStatus status, std::string_view reply, bool sync) override {
     if (index > std::numeric_limits<std::uint32_t>::max()) {

@@ -45,6 +45,11 @@ class Spool {
   // Reads a message back (envelope with delivery records applied, and state).
   virtual Result<QueuedMessage> load(const std::string& queue_id) = 0;
   virtual Result<std::string> readData(const std::string& queue_id) = 0;
+  // Reads a message as it is on disk, without the repairs load() makes (moving a damaged file to
+  // corrupt/, cutting a torn append): for tools such as `bulwark queue` that run beside the
+  // server, which may be appending to that file at this moment. A damaged file is an error
+  // ("corrupt") and stays where it is. Fills `data` with the message data when not null.
+  virtual Result<QueuedMessage> inspect(const std::string& queue_id, std::string* data) = 0;
 
   // Appends a delivery record for recipient `index`. `sync` asks for fdatasync before returning
   // (needed when the message stays queued; skipped before remove()).

@@ -334,6 +334,39 @@ TEST_F(QueueSpool, ListsEachStateSorted) {
   EXPECT_EQ((std::vector<std::string>{"A1", "C3"}), spool_->list(QueueState::active).value());
 }
 
+TEST_F(QueueSpool, InspectReadsWithoutRepairing) {
+  commit("LOOK", "Subject: look\r\n\r\nbody\r\n");
+  ASSERT_TRUE(spool_->defer("LOOK", "451 later", system_clock::now() + minutes(5)));
+  std::string data;
+  auto inspected = spool_->inspect("LOOK", &data);
+  ASSERT_TRUE(inspected) << inspected.error().message;
+  EXPECT_EQ(QueueState::deferred, inspected->state);
+  EXPECT_EQ(1u, inspected->attempts);
+  EXPECT_EQ("451 later", inspected->last_reason);
+  EXPECT_EQ("sender@example.org", inspected->envelope.sender);
+  EXPECT_EQ(3u, inspected->envelope.recipients.size());
+  EXPECT_EQ("Subject: look\r\n\r\nbody\r\n", data);
+  EXPECT_TRUE(spool_->inspect("LOOK", nullptr));
+
+  // An append in progress (here: half a record) is not cut off: the file stays as it is.
+  const fs::path path = root_ / "deferred" / "LOOK";
+  const std::string whole = readFile(path);
+  writeFile(path, whole + std::string("\x02\x00\x00", 3));
+  inspected = spool_->inspect("LOOK", nullptr);
+  ASSERT_TRUE(inspected) << inspected.error().message;
+  EXPECT_EQ(1u, inspected->attempts);
+  EXPECT_EQ(whole.size() + 3, fs::file_size(path));
+
+  // A damaged file is reported and left where it is (recovery or load() deals with it).
+  writeFile(root_ / "active" / "BROKEN", "not a queue file");
+  EXPECT_EQ("corrupt", spool_->inspect("BROKEN", nullptr).error().code);
+  EXPECT_TRUE(fs::exists(root_ / "active" / "BROKEN"));
+  EXPECT_TRUE(namesIn(root_ / "corrupt").empty());
+
+  EXPECT_EQ("not_found", spool_->inspect("MISSING", nullptr).error().code);
+  EXPECT_EQ("invalid", spool_->inspect("../x", nullptr).error().code);
+}
+
 TEST_F(QueueSpool, RecoveryRemovesIncomingAndSortsOutDamage) {
   commit("ACTIVE1");
   commit("DEFERRED1");
