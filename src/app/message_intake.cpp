@@ -1,7 +1,7 @@
 // MessageIntake; see message_intake.h.
 #include "app/message_intake.h"
 
-#include "app/trace_events.h"
+#include "queue/trace_events.h"
 #include "common/log.h"
 
 namespace bulwark::app {
@@ -38,8 +38,8 @@ queue::Envelope envelopeFrom(const smtp::Transaction& transaction) {
 }  // namespace
 
 MessageIntake::MessageIntake(const Config& config, queue::Spool& spool, store::TraceStore& trace,
-                             QueueRunner& runner)
-    : config_(config), spool_(spool), trace_(trace), runner_(runner) {}
+                             queue::QueueManager& manager)
+    : config_(config), spool_(spool), trace_(trace), manager_(manager) {}
 
 MessageIntake::~MessageIntake() { drain(); }
 
@@ -61,15 +61,15 @@ void MessageIntake::accept(smtp::Transaction transaction, std::function<void(smt
               envelope.sender, envelope.recipients.size(), envelope.size, envelope.client_address,
               envelope.tls_version.empty() ? "" : " tls=" + envelope.tls_version);
     done(smtp::makeReply(smtp::ReplyKind::queued, "Queued as " + envelope.queue_id));
-    trace_.record(traceEvent(envelope, "received"));
-    runner_.submit(std::move(envelope), std::move(data));
+    trace_.record(queue::traceEvent(envelope, "received"));
+    manager_.submit(std::move(envelope), std::move(data));
   });
 }
 
 void MessageIntake::rejected(const smtp::Transaction& transaction, const smtp::Reply& reply) {
   auto envelope = envelopeFrom(transaction);
   envelope.size = 0;
-  auto event = traceEvent(envelope, "rejected");
+  auto event = queue::traceEvent(envelope, "rejected");
   event.detail = reply.render();
   while (!event.detail.empty() && (event.detail.back() == '\n' || event.detail.back() == '\r')) {
     event.detail.pop_back();

@@ -1,12 +1,12 @@
 // Where a received message goes: the TransactionHandler the SMTP server calls at the end of
 // DATA/BDAT. It turns the SMTP transaction into a queue envelope, commits it durably to the spool
 // (on blocking threads), answers 250 only after the commit, records the trace event and hands the
-// message to the queue runner.
+// message to the queue manager.
 #pragma once
 
-#include "app/queue_runner.h"
 #include "common/config.h"
 #include "common/thread_pool.h"
+#include "queue/queue_manager.h"
 #include "queue/spool.h"
 #include "smtp/server/transaction.h"
 #include "store/trace_store.h"
@@ -16,7 +16,7 @@ namespace bulwark::app {
 class MessageIntake final : public smtp::TransactionHandler {
  public:
   MessageIntake(const Config& config, queue::Spool& spool, store::TraceStore& trace,
-                QueueRunner& runner);
+                queue::QueueManager& manager);
   ~MessageIntake() override;
 
   void accept(smtp::Transaction transaction, std::function<void(smtp::Reply)> done) override;
@@ -30,7 +30,7 @@ class MessageIntake final : public smtp::TransactionHandler {
   const Config& config_;
   queue::Spool& spool_;
   store::TraceStore& trace_;
-  QueueRunner& runner_;
+  queue::QueueManager& manager_;
   // fsync-bound: many threads let concurrent commits share journal flushes.
   ThreadPool committers_{16};
 };

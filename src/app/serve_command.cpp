@@ -1,12 +1,13 @@
 // `bulwark serve`: loads the configuration (or the embedded default), prepares the data directory
-// (spool recovery, trace store, certificate), and runs the SMTP listeners and the queue runner
+// (spool recovery, trace store, certificate), and runs the SMTP listeners and the queue manager
 // until SIGTERM or SIGINT.
 #include "app/account_authenticator.h"
 #include "app/commands.h"
 #include "app/message_intake.h"
-#include "app/queue_runner.h"
 #include "common/config_loader.h"
 #include "common/log.h"
+#include "dns/resolver.h"
+#include "queue/queue_manager.h"
 #include "net/self_signed.h"
 #include "smtp/server/smtp_server.h"
 
@@ -97,8 +98,19 @@ int serve(const ServeOptions& options) {
             "removed", recovered->active.size(), recovered->corrupt.size(),
             recovered->discarded.size());
 
-  QueueRunner runner(config, **spool, **trace);
-  MessageIntake intake(config, **spool, **trace, runner);
+  dns::ResolverOptions resolver_options;
+  resolver_options.forwarders = config.delivery.dns_forwarders;
+  resolver_options.trust_anchor_file = config.delivery.dns_trust_anchor;
+  resolver_options.local_records = config.delivery.dns_records;
+  auto resolver = dns::openUnboundResolver(resolver_options);
+  if (!resolver) {
+    log::error("cannot start the DNS resolver: {}", resolver.error().message);
+    return 1;
+  }
+  SystemClock clock;
+  queue::SmtpTransport transport;
+  queue::QueueManager manager(config, **spool, **trace, **resolver, transport, clock);
+  MessageIntake intake(config, **spool, **trace, manager);
   AccountAuthenticator authenticator(config, **users);
   smtp::SmtpServer server(config, certificate, intake, authenticator);
   unsigned threads = options.threads ? options.threads : std::max(2u, std::thread::hardware_concurrency());
@@ -107,7 +119,7 @@ int serve(const ServeOptions& options) {
     log::error("{}", started.error().message);
     return 1;
   }
-  for (const auto& queue_id : recovered->active) runner.resume(queue_id);
+  for (const auto& queue_id : recovered->active) manager.resume(queue_id);
 
   auto ports = server.boundPorts();
   for (size_t index = 0; index < ports.size(); ++index) {
@@ -129,7 +141,7 @@ int serve(const ServeOptions& options) {
   }
   server.stop();
   intake.drain();
-  runner.stop();
+  manager.stop();
   (*trace)->flush();
   log::info("stopped");
   return 0;

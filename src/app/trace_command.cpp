@@ -43,7 +43,8 @@ struct TraceOptions {
 };
 
 bool isKnownStatus(const std::string& status) {
-  for (const char* known : {"received", "delivered", "deferred", "bounced", "rejected"}) {
+  for (const char* known :
+       {"received", "attempt", "delivered", "deferred", "bounced", "rejected"}) {
     if (status == known) return true;
   }
   return false;
@@ -66,7 +67,7 @@ int runTrace(const TraceOptions& options) {
   if (options.status) {
     if (!isKnownStatus(*options.status)) {
       std::cerr << "bulwark trace: --status must be one of received, delivered, deferred, "
-                   "bounced, rejected\n";
+                   "bounced, rejected, attempt\n";
       return kExitBadArguments;
     }
     query.status = options.status;
@@ -158,7 +159,7 @@ void addTraceCommand(CLI::App& app, Action& action) {
   command->add_option("--queue-id", options->queue_id, "Queue id")->type_name("ID");
   command
       ->add_option("--status", options->status,
-                   "received, delivered, deferred, bounced or rejected")
+                   "received, attempt, delivered, deferred, bounced or rejected")
       ->type_name("STATUS");
   command
       ->add_option("--since", options->since,

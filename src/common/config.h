@@ -99,6 +99,7 @@ struct Config {
   std::uint32_t queue_max_backoff_seconds = 4000;          // retries double up to this (Postfix)
   std::uint32_t queue_lifetime_seconds = 5 * 24 * 3600;    // then the message bounces
   std::uint32_t delay_warning_seconds = 4 * 3600;          // 0: never send a delay notice
+  std::uint64_t bounce_size_limit = 50000;   // bytes of the original returned whole in a bounce
   std::vector<SendConnector> send_connectors;
   DeliverySettings delivery;
 

@@ -5,7 +5,7 @@ removed, and deferred messages survive a restart (docs/queue-format.md)."""
 import os
 import unittest
 
-from bulwark_harness import BulwarkServer, SmtpConnection
+from bulwark_harness import UNREACHABLE_REMOTE, BulwarkServer, SmtpConnection
 
 
 class DurabilityTest(unittest.TestCase):
@@ -20,7 +20,8 @@ class DurabilityTest(unittest.TestCase):
 
     def test_recovery_moves_damaged_and_removes_unacknowledged(self):
         server = BulwarkServer(connectors=[
-            'name = "default"\nlisten = "127.0.0.1:0"\ntls = "none"\nrelay_networks = ["127.0.0.1"]'])
+            'name = "default"\nlisten = "127.0.0.1:0"\ntls = "none"\nrelay_networks = ["127.0.0.1"]'],
+            extra=UNREACHABLE_REMOTE)
         self.addCleanup(server.cleanup)
         server.start()
         connection = SmtpConnection(server.port())

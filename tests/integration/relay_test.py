@@ -5,7 +5,7 @@ client authenticated or sits in the connector's relay_networks, and none of the 
 import base64
 import unittest
 
-from bulwark_harness import BulwarkServer, SmtpConnection
+from bulwark_harness import UNREACHABLE_REMOTE, BulwarkServer, SmtpConnection
 
 
 class RelayTest(unittest.TestCase):
@@ -17,7 +17,7 @@ class RelayTest(unittest.TestCase):
                 'name = "trusted"\nlisten = "127.0.0.1:0"\ntls = "starttls"\n'
                 'relay_networks = ["127.0.0.0/8"]',
             ],
-            users={"relay@example.test": "secret words"}).start()
+            users={"relay@example.test": "secret words"}, extra=UNREACHABLE_REMOTE).start()
 
     @classmethod
     def tearDownClass(cls):
@@ -102,7 +102,7 @@ class RelayTest(unittest.TestCase):
         code, lines = connection.reply()
         self.assertEqual(code, 250)
         queue_id = lines[0].split()[-1]
-        # Outbound delivery is not part of this version: the message is kept, deferred.
+        # Relayed: the queue tries remote.test's MX (unreachable here) and keeps the message.
         events = self.server.wait_trace(lambda e: any(x["status"] == "deferred" for x in e),
                                         "--queue-id", queue_id)
         self.assertTrue(any(event["status"] == "deferred" for event in events), events)

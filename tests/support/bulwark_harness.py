@@ -17,6 +17,14 @@ BINARY = os.environ.get("BULWARK_BINARY", os.path.join(os.path.dirname(__file__)
 TESTDATA = os.environ.get("BULWARK_TESTDATA", os.path.join(os.path.dirname(__file__), "../../../shared/testdata"))
 
 
+# Outbound delivery that always defers: remote.test's MX is 127.0.0.1, on a port where nothing
+# listens (connection refused, 4.4.1). For tests that need mail to wait in the queue.
+UNREACHABLE_REMOTE = """[delivery]
+port = 1
+dns_records = ["remote.test. 300 IN MX 10 mx.remote.test.", "mx.remote.test. 300 IN A 127.0.0.1"]
+"""
+
+
 def hash_password(password):
     result = subprocess.run([BINARY, "user", "hash"], input=password + "\n", capture_output=True,
                             text=True, check=True)

@@ -5,9 +5,9 @@
 #include "queue/envelope.h"
 #include "store/trace_store.h"
 
-namespace bulwark::app {
+namespace bulwark::queue {
 
 // Every field from the envelope, all its recipients, time now.
-store::TraceEvent traceEvent(const queue::Envelope& envelope, std::string status);
+store::TraceEvent traceEvent(const Envelope& envelope, std::string status);
 
-}  // namespace bulwark::app
+}  // namespace bulwark::queue

@@ -1,9 +1,9 @@
 // traceEvent; see trace_events.h.
-#include "app/trace_events.h"
+#include "queue/trace_events.h"
 
-namespace bulwark::app {
+namespace bulwark::queue {
 
-store::TraceEvent traceEvent(const queue::Envelope& envelope, std::string status) {
+store::TraceEvent traceEvent(const Envelope& envelope, std::string status) {
   store::TraceEvent event;
   event.time = std::chrono::system_clock::now();
   event.queue_id = envelope.queue_id;
@@ -20,4 +20,4 @@ store::TraceEvent traceEvent(const queue::Envelope& envelope, std::string status
   return event;
 }
 
-}  // namespace bulwark::app
+}  // namespace bulwark::queue

@@ -1,0 +1,57 @@
+// A dns::Resolver answering from maps, for routing tests: names absent from every map are
+// NXDOMAIN, present names without the asked type NODATA, and names listed as failing answer
+// "temporary".
+#pragma once
+
+#include "dns/resolver.h"
+
+#include <map>
+#include <mutex>
+#include <set>
+
+namespace bulwark::testing {
+
+class FakeResolver final : public dns::Resolver {
+ public:
+  std::map<std::string, std::vector<dns::MxRecord>> mx_records;
+  std::map<std::string, std::vector<std::string>> address_records;
+  std::set<std::string> failing;
+
+  dns::Answer<dns::MxRecord> mx(std::string_view domain) override {
+    return lookup(mx_records, std::string(domain));
+  }
+  dns::Answer<std::string> addresses(std::string_view host) override {
+    return lookup(address_records, std::string(host));
+  }
+  dns::Answer<std::string> txt(std::string_view name) override {
+    std::map<std::string, std::vector<std::string>> none;
+    return lookup(none, std::string(name));
+  }
+
+ private:
+  bool exists(const std::string& name) const {
+    return mx_records.count(name) || address_records.count(name);
+  }
+  template <class Record>
+  dns::Answer<Record> lookup(const std::map<std::string, std::vector<Record>>& table,
+                             const std::string& name) {
+    std::lock_guard lock(mutex_);
+    dns::Answer<Record> answer;
+    if (failing.count(name)) {
+      answer.status = dns::Status::temporary;
+      answer.reason = "SERVFAIL (test)";
+      return answer;
+    }
+    auto found = table.find(name);
+    if (found != table.end()) {
+      answer.status = dns::Status::ok;
+      answer.records = found->second;
+    } else {
+      answer.status = exists(name) ? dns::Status::nodata : dns::Status::nxdomain;
+    }
+    return answer;
+  }
+  std::mutex mutex_;
+};
+
+}  // namespace bulwark::testing

@@ -1,0 +1,330 @@
+// The queue manager with every seam faked (clock, DNS, transport, trace) and a real spool and
+// Maildir in a temporary directory: routing, per-recipient outcomes, retries and expiry by an
+// injected clock (never by waiting), bounces and delay notices, and what is never bounced.
+#include "queue/queue_manager.h"
+
+#include "support/fake_clock.h"
+#include "support/fake_resolver.h"
+#include "support/fake_trace_store.h"
+#include "support/fake_transport.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace bulwark::queue {
+namespace {
+
+using bulwark::testing::FakeClock;
+using bulwark::testing::FakeResolver;
+using bulwark::testing::FakeTraceStore;
+using bulwark::testing::FakeTransport;
+using std::chrono::hours;
+using std::chrono::seconds;
+
+class QueueManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::temp_directory_path() /
+            ("bulwark-queue-manager-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(root_);
+    config_.data_dir = root_;
+    config_.hostname = "mx.example.test";
+    config_.queue_retry_seconds = 300;
+    config_.queue_max_backoff_seconds = 3600;
+    config_.queue_lifetime_seconds = 5 * 24 * 3600;
+    config_.delay_warning_seconds = 0;
+    resolver_.mx_records["remote.test"] = {{10, "mx1.remote.test"}, {20, "mx2.remote.test"}};
+    resolver_.address_records["mx1.remote.test"] = {"127.0.0.11"};
+    resolver_.address_records["mx2.remote.test"] = {"127.0.0.12"};
+    transport_.script = [](const smtp::ClientEndpoint&, const smtp::OutboundMessage& message) {
+      return FakeTransport::answer(message, smtp::Reply{250, "2.0.0", {"accepted"}});
+    };
+  }
+  void TearDown() override {
+    manager_.reset();
+    std::filesystem::remove_all(root_);
+  }
+
+  QueueManager& manager() {
+    if (!manager_) {
+      auto spool = openFileSpool(config_.queueDirectory());
+      EXPECT_TRUE(spool.has_value());
+      spool_ = std::move(*spool);
+      QueueManagerOptions options;
+      options.workers = 2;
+      options.scheduler = false;
+      manager_ = std::make_unique<QueueManager>(config_, *spool_, trace_, resolver_, transport_,
+                                                clock_, options);
+    }
+    return *manager_;
+  }
+
+  // Commits a message as the intake would and hands it over; returns its queue id.
+  std::string send(std::string sender, std::vector<Recipient> recipients, bool require_tls = false,
+                   std::string body = "Subject: test\r\n\r\nHello.\r\n") {
+    manager();
+    Envelope envelope;
+    envelope.queue_id = newQueueIdForTest();
+    envelope.sender = std::move(sender);
+    envelope.recipients = std::move(recipients);
+    envelope.received_at = clock_.now();
+    envelope.body_type = "7BIT";
+    envelope.require_tls = require_tls;
+    envelope.size = body.size();
+    EXPECT_TRUE(spool_->commit(envelope, body).has_value());
+    manager_->submit(envelope, std::make_shared<const std::string>(body));
+    manager_->waitIdle();
+    return envelope.queue_id;
+  }
+
+  std::string newQueueIdForTest() { return "TEST" + std::to_string(++counter_); }
+
+  static Recipient to(std::string address, std::uint8_t notify = 0) {
+    return Recipient{std::move(address), "", notify, RecipientStatus::pending, ""};
+  }
+
+  // Advances the clock by `by` and runs what is due, as the scheduler thread would.
+  void passTime(std::chrono::system_clock::duration by) {
+    clock_.advance(by);
+    manager_->runDue();
+    manager_->waitIdle();
+  }
+
+  std::vector<std::string> maildir(const std::string& local_part,
+                                   const std::string& domain = "example.test") {
+    std::vector<std::string> messages;
+    auto folder = root_ / "mail" / domain / local_part / "new";
+    if (!std::filesystem::exists(folder)) return messages;
+    for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+      std::ifstream file(entry.path());
+      std::stringstream content;
+      content << file.rdbuf();
+      messages.push_back(content.str());
+    }
+    return messages;
+  }
+
+  bool queued(const std::string& queue_id) {
+    auto loaded = spool_->load(queue_id);
+    return loaded.has_value();
+  }
+
+  std::filesystem::path root_;
+  Config config_;
+  FakeClock clock_;
+  FakeResolver resolver_;
+  FakeTransport transport_;
+  FakeTraceStore trace_;
+  std::unique_ptr<Spool> spool_;
+  std::unique_ptr<QueueManager> manager_;
+  int counter_ = 0;
+};
+
+TEST_F(QueueManagerTest, RemoteRecipientGoesToTheFirstMxAndLeavesTheQueue) {
+  auto id = send("alice@example.test", {to("bob@remote.test")});
+  auto attempts = transport_.attempts();
+  ASSERT_EQ(attempts.size(), 1u);
+  EXPECT_EQ(attempts[0].endpoint.host, "mx1.remote.test");
+  EXPECT_EQ(attempts[0].endpoint.address, "127.0.0.11");
+  EXPECT_EQ(attempts[0].endpoint.port, 25);
+  EXPECT_EQ(attempts[0].settings.tls, TlsLevel::opportunistic);
+  EXPECT_EQ(attempts[0].recipients, std::vector<std::string>{"bob@remote.test"});
+  EXPECT_FALSE(queued(id));
+  EXPECT_EQ(trace_.withStatus("attempt").size(), 1u);
+  ASSERT_EQ(trace_.withStatus("delivered").size(), 1u);
+  EXPECT_EQ(trace_.withStatus("delivered")[0].recipients,
+            std::vector<std::string>{"bob@remote.test"});
+}
+
+TEST_F(QueueManagerTest, TransientFailureTriesTheNextMxThenDefersUntilTheBackoff) {
+  transport_.script = [](const smtp::ClientEndpoint&, const smtp::OutboundMessage& message) {
+    return FakeTransport::answer(message, smtp::Reply{421, "4.3.2", {"busy"}});
+  };
+  auto id = send("alice@example.test", {to("bob@remote.test")});
+  ASSERT_EQ(transport_.attempts().size(), 2u);
+  EXPECT_EQ(transport_.attempts()[1].endpoint.host, "mx2.remote.test");
+  auto loaded = spool_->load(id);
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->state, QueueState::deferred);
+  EXPECT_EQ(loaded->next_attempt, clock_.now() + seconds(300));
+
+  passTime(seconds(299));
+  EXPECT_EQ(transport_.attempts().size(), 2u) << "not due yet";
+  passTime(seconds(1));
+  EXPECT_EQ(transport_.attempts().size(), 4u);
+  loaded = spool_->load(id);
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->attempts, 2u);
+  EXPECT_EQ(loaded->next_attempt, clock_.now() + seconds(600)) << "backoff doubles";
+}
+
+TEST_F(QueueManagerTest, ExpiryBouncesToTheSenderWithTheLastReason) {
+  config_.queue_lifetime_seconds = 3600;
+  transport_.script = [](const smtp::ClientEndpoint&, const smtp::OutboundMessage& message) {
+    if (message.sender.empty()) {  // the bounce itself is local; nothing remote for it
+      return FakeTransport::answer(message, smtp::Reply{250, "2.0.0", {"OK"}});
+    }
+    return FakeTransport::answer(message, smtp::Reply{451, "4.7.5", {"TLS required"}});
+  };
+  auto id = send("alice@example.test", {to("bob@remote.test")});
+  for (int step = 0; step < 20 && queued(id); ++step) passTime(seconds(600));
+  EXPECT_FALSE(queued(id)) << "expired messages leave the queue";
+  EXPECT_LE(clock_.now() - std::chrono::system_clock::time_point(std::chrono::seconds(1800000000)),
+            hours(2));
+  auto bounces = maildir("alice");
+  ASSERT_EQ(bounces.size(), 1u);
+  const std::string& bounce = bounces[0];
+  EXPECT_NE(bounce.find("Return-Path: <>"), std::string::npos);
+  EXPECT_NE(bounce.find("Subject: Undelivered Mail Returned to Sender"), std::string::npos);
+  EXPECT_NE(bounce.find("multipart/report; report-type=delivery-status"), std::string::npos);
+  EXPECT_NE(bounce.find("Final-Recipient: rfc822; bob@remote.test"), std::string::npos);
+  EXPECT_NE(bounce.find("Status: 5.4.7"), std::string::npos);
+  EXPECT_NE(bounce.find("TLS required"), std::string::npos) << "the last reason is given";
+  EXPECT_NE(bounce.find("has expired"), std::string::npos) << "in words a person understands";
+  EXPECT_NE(bounce.find("Subject: test"), std::string::npos) << "the original is attached";
+  EXPECT_EQ(trace_.withStatus("bounced").size(), 1u);
+}
+
+TEST_F(QueueManagerTest, PermanentFailureBouncesAtOnceAndMixedOutcomesAreKeptApart) {
+  transport_.script = [](const smtp::ClientEndpoint&, const smtp::OutboundMessage& message) {
+    smtp::AttemptResult result;
+    result.session = smtp::Reply{250, "2.0.0", {"OK"}};
+    for (const auto& recipient : message.recipients) {
+      if (recipient.address.starts_with("gone")) {
+        result.recipients.push_back(smtp::Reply{550, "5.1.1", {"no such user"}});
+      } else if (recipient.address.starts_with("full")) {
+        result.recipients.push_back(smtp::Reply{452, "4.2.2", {"mailbox full"}});
+      } else {
+        result.recipients.push_back(smtp::Reply{250, "2.0.0", {"OK"}});
+      }
+    }
+    return result;
+  };
+  auto id = send("alice@example.test",
+                 {to("ok@remote.test"), to("gone@remote.test"), to("full@remote.test")});
+  auto loaded = spool_->load(id);
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->state, QueueState::deferred);
+  EXPECT_EQ(loaded->envelope.recipients[0].status, RecipientStatus::delivered);
+  EXPECT_EQ(loaded->envelope.recipients[1].status, RecipientStatus::failed);
+  EXPECT_EQ(loaded->envelope.recipients[2].status, RecipientStatus::pending);
+  auto bounces = maildir("alice");
+  ASSERT_EQ(bounces.size(), 1u);
+  EXPECT_NE(bounces[0].find("gone@remote.test"), std::string::npos);
+  EXPECT_NE(bounces[0].find("does not exist"), std::string::npos);
+  EXPECT_EQ(bounces[0].find("Final-Recipient: rfc822; ok@remote.test"), std::string::npos);
+  EXPECT_EQ(bounces[0].find("Final-Recipient: rfc822; full@remote.test"), std::string::npos);
+
+  passTime(seconds(300));
+  auto retried = transport_.attempts().back();
+  EXPECT_EQ(retried.recipients, std::vector<std::string>{"full@remote.test"})
+      << "a retry carries only the recipients still pending";
+}
+
+TEST_F(QueueManagerTest, NullSenderAndNotifyNeverAreNeverBounced) {
+  transport_.script = [](const smtp::ClientEndpoint&, const smtp::OutboundMessage& message) {
+    return FakeTransport::answer(message, smtp::Reply{550, "5.1.1", {"no such user"}});
+  };
+  auto bounce_id = send("", {to("gone@remote.test")});
+  EXPECT_FALSE(queued(bounce_id));
+  auto never_id = send("alice@example.test", {to("gone@remote.test", notify_never)});
+  EXPECT_FALSE(queued(never_id));
+  EXPECT_TRUE(maildir("alice").empty());
+  EXPECT_EQ(trace_.withStatus("bounced").size(), 2u);
+}
+
+TEST_F(QueueManagerTest, NullMxAndMissingDomainBounceWithoutAnAttempt) {
+  resolver_.mx_records["nomail.test"] = {{0, ""}};
+  send("alice@example.test", {to("x@nomail.test"), to("y@missing.test")});
+  EXPECT_TRUE(transport_.attempts().empty());
+  auto bounces = maildir("alice");
+  ASSERT_EQ(bounces.size(), 1u);
+  EXPECT_NE(bounces[0].find("Status: 5.1.10"), std::string::npos);
+  EXPECT_NE(bounces[0].find("Status: 5.1.2"), std::string::npos);
+}
+
+TEST_F(QueueManagerTest, ImplicitMxAndTemporaryDnsFailure) {
+  resolver_.address_records["bare.test"] = {"127.0.0.20"};
+  send("alice@example.test", {to("x@bare.test")});
+  ASSERT_EQ(transport_.attempts().size(), 1u);
+  EXPECT_EQ(transport_.attempts()[0].endpoint.host, "bare.test");
+
+  resolver_.failing.insert("flaky.test");
+  auto id = send("alice@example.test", {to("x@flaky.test")});
+  EXPECT_EQ(transport_.attempts().size(), 1u);
+  auto loaded = spool_->load(id);
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->state, QueueState::deferred);
+  EXPECT_TRUE(maildir("alice").empty());
+}
+
+TEST_F(QueueManagerTest, RequireTlsRaisesTheLevelToVerify) {
+  send("alice@example.test", {to("bob@remote.test")}, /*require_tls=*/true);
+  ASSERT_EQ(transport_.attempts().size(), 1u);
+  EXPECT_EQ(transport_.attempts()[0].settings.tls, TlsLevel::verify);
+}
+
+TEST_F(QueueManagerTest, SendConnectorRoutesToItsSmartHostWithItsLevel) {
+  SendConnector partners;
+  partners.name = "partners";
+  partners.domains = {"*.partner.test", "partner.test"};
+  partners.smart_host = "[127.0.0.30]:2526";
+  partners.tls = TlsLevel::required;
+  SendConnector everything;
+  everything.name = "everything";
+  everything.domains = {"*"};
+  everything.tls = TlsLevel::verify;
+  config_.send_connectors = {partners, everything};
+  send("alice@example.test", {to("a@partner.test"), to("b@sub.partner.test")});
+  ASSERT_EQ(transport_.attempts().size(), 1u) << "one connection to the smart host for both";
+  EXPECT_EQ(transport_.attempts()[0].endpoint.address, "127.0.0.30");
+  EXPECT_EQ(transport_.attempts()[0].endpoint.port, 2526);
+  EXPECT_EQ(transport_.attempts()[0].settings.tls, TlsLevel::required);
+  EXPECT_EQ(transport_.attempts()[0].recipients.size(), 2u);
+
+  send("alice@example.test", {to("c@remote.test")});
+  ASSERT_EQ(transport_.attempts().size(), 2u);
+  EXPECT_EQ(transport_.attempts()[1].endpoint.host, "mx1.remote.test");
+  EXPECT_EQ(transport_.attempts()[1].settings.tls, TlsLevel::verify) << "\"*\" by MX";
+}
+
+TEST_F(QueueManagerTest, DelayNoticeIsSentOnceAfterTheWarningAge) {
+  config_.delay_warning_seconds = 600;
+  transport_.script = [](const smtp::ClientEndpoint&, const smtp::OutboundMessage& message) {
+    return FakeTransport::answer(message, smtp::Reply{451, "4.4.1", {"no answer"}});
+  };
+  auto id = send("alice@example.test", {to("bob@remote.test")});
+  EXPECT_TRUE(maildir("alice").empty());
+  passTime(seconds(300));  // 300 s old
+  EXPECT_TRUE(maildir("alice").empty());
+  passTime(seconds(600));  // 900 s old: past the warning age
+  auto notices = maildir("alice");
+  ASSERT_EQ(notices.size(), 1u);
+  EXPECT_NE(notices[0].find("Subject: Delayed Mail (still being retried)"), std::string::npos);
+  EXPECT_NE(notices[0].find("Action: delayed"), std::string::npos);
+  EXPECT_NE(notices[0].find("Will-Retry-Until:"), std::string::npos);
+  passTime(seconds(1200));
+  EXPECT_EQ(maildir("alice").size(), 1u) << "only one delay notice";
+  EXPECT_TRUE(queued(id));
+}
+
+TEST_F(QueueManagerTest, RetryScheduleDoublesUpToTheMaximum) {
+  RetrySchedule schedule(config_);
+  EXPECT_EQ(schedule.backoff(1), seconds(300));
+  EXPECT_EQ(schedule.backoff(2), seconds(600));
+  EXPECT_EQ(schedule.backoff(3), seconds(1200));
+  EXPECT_EQ(schedule.backoff(4), seconds(2400));
+  EXPECT_EQ(schedule.backoff(5), seconds(3600));
+  EXPECT_EQ(schedule.backoff(50), seconds(3600));
+  auto start = clock_.now();
+  EXPECT_FALSE(schedule.expired(start, start + hours(119)));
+  EXPECT_TRUE(schedule.expired(start, start + hours(120)));
+}
+
+}  // namespace
+}  // namespace bulwark::queue
