@@ -38,4 +38,28 @@ std::optional<std::string> findHeaderValue(std::string_view message, std::string
   return std::nullopt;
 }
 
+std::size_t removeFieldsWithPrefix(std::string& message, std::string_view prefix) {
+  const std::size_t header_end = headerSectionEnd(message);
+  std::size_t removed = 0;
+  std::string kept;
+  std::size_t position = 0;
+  bool dropping = false;
+  while (position < header_end) {
+    std::size_t line_end = message.find("\r\n", position);
+    line_end = line_end == std::string::npos || line_end + 2 > header_end ? header_end : line_end + 2;
+    std::string_view line(message.data() + position, line_end - position);
+    bool continuation = !line.empty() && (line.front() == ' ' || line.front() == '\t');
+    if (!continuation) {
+      dropping = startsWithIgnoreCase(line, prefix) && line.find(':') != std::string_view::npos;
+      if (dropping) ++removed;
+    }
+    if (!dropping) kept.append(line);
+    position = line_end;
+  }
+  if (removed == 0) return 0;
+  kept.append(message, header_end, std::string::npos);
+  message = std::move(kept);
+  return removed;
+}
+
 }  // namespace bulwark::mime

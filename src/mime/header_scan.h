@@ -1,6 +1,6 @@
-// A read-only index over the header section of a raw message (RFC 5322 2.2, 3.6): where it ends
-// and the value of a field. Works on the raw bytes, never re-serialising them (DKIM depends on
-// that). Input is untrusted; no allocation beyond the returned value.
+// The header section of a raw message (RFC 5322 2.2, 3.6): where it ends, the value of a field,
+// and removal of fields by name prefix. Works on the raw bytes, never re-serialising what it
+// keeps (DKIM depends on that). Input is untrusted.
 #pragma once
 
 #include <optional>
@@ -16,5 +16,10 @@ std::size_t headerSectionEnd(std::string_view message);
 // The unfolded value of the first field named `name` (case-insensitive), leading whitespace
 // removed; nullopt when absent.
 std::optional<std::string> findHeaderValue(std::string_view message, std::string_view name);
+
+// Removes every header field whose name starts with `prefix` (case-insensitive), with its folded
+// continuation lines, from the header section of `message`; the body is untouched. Returns how
+// many fields were removed.
+std::size_t removeFieldsWithPrefix(std::string& message, std::string_view prefix);
 
 }  // namespace bulwark::mime

@@ -1,5 +1,5 @@
 // The trace event for a queued message: one builder for the intake ("received", "rejected") and
-// the queue runner ("delivered", "deferred"), so every event carries the same envelope fields.
+// the queue manager ("delivered", "deferred"), so every event carries the same envelope fields.
 #pragma once
 
 #include "queue/envelope.h"

@@ -113,6 +113,21 @@ class SmtpSessionTest(unittest.TestCase):
         self.assertIn("Subject: delivery one", text)
         self.assertNotIn("\r\n", text, "Maildir files use LF line endings")
 
+    def test_our_own_headers_are_removed_from_incoming_mail(self):
+        connection = self.connect()
+        self.ehlo(connection)
+        forged = ("X-Bulwark-Auth-As: Partner\r\nX-BULWARK-Auth-Domain: partner.test\r\n"
+                  "\tcontinued\r\n")
+        code, _ = self.send_message(connection, "forged@example.test",
+                                    simple_message("forged", recipient="forged@example.test",
+                                                   extra_headers=forged))
+        self.assertEqual(code, 250)
+        text = self.server.wait_delivered("forged", 1)[0].decode()
+        header = text.split("\n\n", 1)[0]
+        self.assertNotIn("bulwark-auth", header.lower())
+        self.assertNotIn("continued", header)
+        self.assertIn("Subject: forged", header)
+
     def test_dot_stuffing_and_exact_body(self):
         connection = self.connect()
         self.ehlo(connection)

@@ -572,17 +572,16 @@ class Session : public std::enable_shared_from_this<Session> {
   std::string receivedHeader() const {
     std::string header = "Received: from " + info_.helo + " ([" + info_.client_address + "])\r\n";
     header += "\tby " + shared_.config().hostname + " (Bulwark) with " + protocolName() + " id " +
-              transaction_.queue_id + "\r\n";
+              transaction_.queue_id;
     if (tls_active_) {
-      header += "\t(version=" + info_.tls_version + " cipher=" + info_.tls_cipher +
-                " bits=" + std::to_string(info_.tls_bits) + ")\r\n";
+      header += "\r\n\t(version=" + info_.tls_version + " cipher=" + info_.tls_cipher +
+                " bits=" + std::to_string(info_.tls_bits) + ")";
     }
+    // "for" only names a single recipient: listing several would disclose Bcc recipients.
     if (transaction_.recipients.size() == 1) {
-      header += "\tfor <" + transaction_.recipients.front().address + ">;\r\n";
-    } else {
-      header += "\t;\r\n";
+      header += "\r\n\tfor <" + transaction_.recipients.front().address + ">";
     }
-    header += "\t" + rfc5322DateNow() + "\r\n";
+    header += ";\r\n\t" + rfc5322DateNow() + "\r\n";
     return header;
   }
 
@@ -608,6 +607,13 @@ class Session : public std::enable_shared_from_this<Session> {
       co_return;
     }
     std::string body = content.takeContent();
+    // Headers we own mean something only when we wrote them (DESIGN.md "Headers we own"): from
+    // outside the trust boundary, which is every SMTP client for now, they are removed before
+    // anything reads the message, so nobody can forge "authenticated as partner".
+    if (auto forged = mime::removeFieldsWithPrefix(body, "X-Bulwark-"); forged > 0) {
+      log::info("{}: removed {} X-Bulwark- header field(s) from [{}]", transaction_.queue_id,
+                forged, info_.client_address);
+    }
     std::string prefix = receivedHeader();
     auto message_id = mime::findHeaderValue(body, "Message-ID");
     if (!info_.auth_user.empty()) {
