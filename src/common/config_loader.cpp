@@ -28,7 +28,7 @@ namespace {
 constexpr std::string_view kPasswordHashPrefix = "$pbkdf2-sha256$";
 
 // Keys the loader knows, per table; an unknown key is an error so that a typo is never ignored.
-constexpr std::array<std::string_view, 15> kTopLevelKeys = {"hostname",
+constexpr std::array<std::string_view, 16> kTopLevelKeys = {"hostname",
                                                             "data_dir",
                                                             "log_level",
                                                             "max_connections",
@@ -37,6 +37,7 @@ constexpr std::array<std::string_view, 15> kTopLevelKeys = {"hostname",
                                                             "queue_max_backoff_seconds",
                                                             "queue_lifetime_seconds",
                                                             "delay_warning_seconds",
+                                                            "bounce_size_limit",
                                                             "tls",
                                                             "delivery",
                                                             "receive_connector",
@@ -135,7 +136,7 @@ constexpr std::string_view kTopLevelHint =
     "it is a top-level key: move it above the first [table] or [[array]] header";
 constexpr std::string_view kDeliveryHint = "it belongs in the [delivery] table";
 constexpr std::string_view kSendConnectorHint = "it belongs in a [[send_connector]] table";
-const std::array<MisplacedKey, 29> kMisplacedKeys = {{
+const std::array<MisplacedKey, 30> kMisplacedKeys = {{
     {"hostname", kTopLevelHint},
     {"data_dir", kTopLevelHint},
     {"log_level", kTopLevelHint},
@@ -145,6 +146,7 @@ const std::array<MisplacedKey, 29> kMisplacedKeys = {{
     {"queue_max_backoff_seconds", kTopLevelHint},
     {"queue_lifetime_seconds", kTopLevelHint},
     {"delay_warning_seconds", kTopLevelHint},
+    {"bounce_size_limit", kTopLevelHint},
     {"port", kDeliveryHint},
     {"ca_file", kDeliveryHint},
     {"connect_timeout_seconds", kDeliveryHint},
@@ -855,6 +857,12 @@ class Loader {
     } else if (!root.contains("delay_warning_seconds") && config.delay_warning_seconds > lifetime) {
       // The bounce comes first: a notice after it would only confuse the sender.
       config.delay_warning_seconds = 0;
+    }
+    // A bounce returns the original whole only below this size, else its header section; 0
+    // always returns just the headers.
+    if (auto limit = readInteger(root, "bounce_size_limit", "", 0, 100LL * 1024 * 1024, "bytes",
+                                 "")) {
+      config.bounce_size_limit = static_cast<std::uint64_t>(*limit);
     }
   }
 

@@ -1077,3 +1077,27 @@ TEST(ConfigLoader, ShippedExampleOutboundSectionsLoadCleanUncommented) {
 
 }  // namespace
 }  // namespace bulwark
+
+namespace bulwark {
+namespace {
+
+TEST(ConfigLoaderBounceLimit, DefaultBoundsAndOnePast) {
+  auto defaults = loadConfigText("", "bounce.toml");
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults.config.bounce_size_limit, 50000u);
+  auto zero = loadConfigText("bounce_size_limit = 0\n", "bounce.toml");
+  ASSERT_TRUE(zero.ok());
+  EXPECT_EQ(zero.config.bounce_size_limit, 0u);
+  auto top = loadConfigText("bounce_size_limit = 104857600\n", "bounce.toml");
+  ASSERT_TRUE(top.ok());
+  EXPECT_EQ(top.config.bounce_size_limit, 104857600u);
+  auto past = loadConfigText("bounce_size_limit = 104857601\n", "bounce.toml");
+  ASSERT_EQ(past.problems.size(), 1u);
+  EXPECT_EQ(past.problems[0].line, 1);
+  EXPECT_NE(past.problems[0].message.find("bounce_size_limit"), std::string::npos);
+  auto negative = loadConfigText("bounce_size_limit = -1\n", "bounce.toml");
+  EXPECT_FALSE(negative.ok());
+}
+
+}  // namespace
+}  // namespace bulwark
