@@ -1,0 +1,74 @@
+"""A minimal SMTP server for tests: plain text only (never offers STARTTLS), accepts every
+message and keeps it in memory. It stands for a next hop that cannot do TLS."""
+
+import socket
+import threading
+
+
+class SmtpSink:
+    def __init__(self, extensions=("PIPELINING", "8BITMIME")):
+        self.extensions = list(extensions)
+        self.messages = []          # (sender, [recipients], data bytes)
+        self.sessions = 0
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.lock = threading.Lock()
+        self.running = True
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while self.running:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._session, args=(connection,), daemon=True).start()
+
+    def _session(self, connection):
+        with self.lock:
+            self.sessions += 1
+        reader = connection.makefile("rb")
+        send = lambda text: connection.sendall(text.encode() + b"\r\n")
+        send("220 sink.test ESMTP sink")
+        sender, recipients = None, []
+        try:
+            for raw in reader:
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                verb = line[:4].upper()
+                if verb in ("EHLO", "HELO"):
+                    lines = ["sink.test"] + self.extensions
+                    for index, text in enumerate(lines):
+                        send(("250 " if index == len(lines) - 1 else "250-") + text)
+                elif verb == "MAIL":
+                    sender, recipients = line.split(":", 1)[1].strip(), []
+                    send("250 2.1.0 OK")
+                elif verb == "RCPT":
+                    recipients.append(line.split(":", 1)[1].strip())
+                    send("250 2.1.5 OK")
+                elif verb == "DATA":
+                    send("354 go on")
+                    data = b""
+                    for chunk in reader:
+                        if chunk == b".\r\n":
+                            break
+                        data += chunk
+                    with self.lock:
+                        self.messages.append((sender, recipients, data))
+                    send("250 2.0.0 stored")
+                elif verb == "QUIT":
+                    send("221 2.0.0 bye")
+                    break
+                elif verb == "RSET" or verb == "NOOP":
+                    send("250 2.0.0 OK")
+                else:
+                    send("502 5.5.1 not here")
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+    def stop(self):
+        self.running = False
+        self.listener.close()
