@@ -57,6 +57,16 @@ std::string explainStatus(std::string_view status) {
   return "The message could not be delivered yet.";
 }
 
+std::string describeDuration(std::uint64_t seconds) {
+  auto unit = [](std::uint64_t count, const char* name) {
+    return std::to_string(count) + " " + name + (count == 1 ? "" : "s");
+  };
+  if (seconds >= 86400 && seconds % 86400 == 0) return unit(seconds / 86400, "day");
+  if (seconds >= 3600 && seconds % 3600 == 0) return unit(seconds / 3600, "hour");
+  if (seconds >= 60 && seconds % 60 == 0) return unit(seconds / 60, "minute");
+  return unit(seconds, "second");
+}
+
 std::string buildNotice(const Notice& notice) {
   const Envelope& envelope = *notice.envelope;
   const bool failure = notice.kind == NoticeKind::failure;
@@ -87,7 +97,9 @@ std::string buildNotice(const Notice& notice) {
            "; you do not need to send it again.\r\n\r\n";
   }
   for (const auto& recipient : notice.recipients) {
-    out += "<" + headerSafe(recipient.address) + ">: " + explainStatus(recipient.status) + "\r\n";
+    out += "<" + headerSafe(recipient.address) + ">: " + explainStatus(recipient.status);
+    if (!recipient.cause.empty()) out += " The last problem was: " + explainStatus(recipient.cause);
+    out += "\r\n";
     if (!recipient.diagnostic.empty()) {
       out += "    " + (recipient.remote_mta.empty() ? std::string("Reason")
                                                      : "The server " + recipient.remote_mta) +

@@ -8,6 +8,7 @@
 #include "queue/envelope.h"
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,7 +22,8 @@ struct NoticeRecipient {
   std::string original;      // ORCPT as "type;address", may be empty
   std::string status;        // RFC 3463 "5.1.1"
   std::string diagnostic;    // the remote reply, "550 5.1.1 No such user", or our own reason
-  std::string remote_mta;    // the host that answered, may be empty
+  std::string remote_mta;    // the host that answered; empty when we decided (expiry, DNS)
+  std::string cause;         // for an expiry: the RFC 3463 status of the last problem, may be empty
 };
 
 struct Notice {
@@ -41,5 +43,8 @@ std::string buildNotice(const Notice& notice);
 
 // A sentence for people about what `status` (RFC 3463) means.
 std::string explainStatus(std::string_view status);
+
+// "5 days", "2 hours", "1 minute", "45 seconds": the largest whole unit, for people.
+std::string describeDuration(std::uint64_t seconds);
 
 }  // namespace bulwark::queue

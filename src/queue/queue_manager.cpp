@@ -19,6 +19,7 @@ struct QueueManager::Outcome {
   enum class State { pending, delivered, failed } state = State::pending;
   smtp::Reply reply;        // the last word on this recipient
   std::string remote_mta;   // who said it (empty for local decisions)
+  std::string cause;        // for an expiry: the status of the last problem
   bool tried = false;       // an attempt was made in this run
 };
 
@@ -394,11 +395,13 @@ void QueueManager::finish(QueuedMessage& message, const std::string& data,
     for (auto index : pending) {
       auto& outcome = outcomes[index];
       std::string last = outcome.tried ? replyText(outcome.reply) : "no attempt could be made";
+      if (outcome.tried) outcome.cause = statusOf(outcome.reply);
       outcome.state = Outcome::State::failed;
+      // Our decision, not the remote server's: the bounce must not put it in their mouth.
+      outcome.remote_mta.clear();
       outcome.reply = smtp::Reply{
-          550, "5.4.7", {"message expired after " +
-                         std::to_string(config_.queue_lifetime_seconds / 3600) +
-                         " hours in the queue; last problem: " + last}};
+          550, "5.4.7", {"message expired after " + describeDuration(config_.queue_lifetime_seconds) +
+                         " in the queue; last problem: " + last}};
       failed.push_back(index);
     }
     pending.clear();
@@ -479,7 +482,7 @@ void QueueManager::sendNotice(const QueuedMessage& message, const std::string& d
     const auto& outcome = outcomes[index];
     notice.recipients.push_back(NoticeRecipient{recipient.address, recipient.original,
                                                 statusOf(outcome.reply), replyText(outcome.reply),
-                                                outcome.remote_mta});
+                                                outcome.remote_mta, outcome.cause});
   }
   if (notice.recipients.empty()) return;
 

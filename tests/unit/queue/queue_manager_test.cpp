@@ -3,6 +3,8 @@
 // injected clock (never by waiting), bounces and delay notices, and what is never bounced.
 #include "queue/queue_manager.h"
 
+#include "queue/bounce.h"
+
 #include "support/fake_clock.h"
 #include "support/fake_resolver.h"
 #include "support/fake_trace_store.h"
@@ -186,6 +188,12 @@ TEST_F(QueueManagerTest, ExpiryBouncesToTheSenderWithTheLastReason) {
   EXPECT_NE(bounce.find("Status: 5.4.7"), std::string::npos);
   EXPECT_NE(bounce.find("TLS required"), std::string::npos) << "the last reason is given";
   EXPECT_NE(bounce.find("has expired"), std::string::npos) << "in words a person understands";
+  EXPECT_NE(bounce.find("The last problem was: A secure (TLS) connection"), std::string::npos)
+      << "the cause is explained too";
+  EXPECT_NE(bounce.find("expired after 1 hour in the queue"), std::string::npos);
+  EXPECT_EQ(bounce.find("Remote-MTA:"), std::string::npos)
+      << "an expiry is our decision, not something the remote server said";
+  EXPECT_EQ(bounce.find("The server mx1.remote.test said"), std::string::npos);
   EXPECT_NE(bounce.find("Subject: test"), std::string::npos) << "the original is attached";
   EXPECT_EQ(trace_.withStatus("bounced").size(), 1u);
 }
@@ -311,6 +319,14 @@ TEST_F(QueueManagerTest, DelayNoticeIsSentOnceAfterTheWarningAge) {
   passTime(seconds(1200));
   EXPECT_EQ(maildir("alice").size(), 1u) << "only one delay notice";
   EXPECT_TRUE(queued(id));
+}
+
+TEST(BounceText, DurationsInWholeUnits) {
+  EXPECT_EQ(describeDuration(60), "1 minute");
+  EXPECT_EQ(describeDuration(90), "90 seconds");
+  EXPECT_EQ(describeDuration(3600), "1 hour");
+  EXPECT_EQ(describeDuration(7200), "2 hours");
+  EXPECT_EQ(describeDuration(5 * 86400), "5 days");
 }
 
 TEST_F(QueueManagerTest, RetryScheduleDoublesUpToTheMaximum) {
