@@ -131,15 +131,6 @@ void QueueManager::unclaim(const std::string& queue_id) {
 void QueueManager::post(QueuedMessage message, std::shared_ptr<const std::string> data) {
   workers_.post([this, message = std::move(message), data = std::move(data)]() mutable {
     std::string queue_id = message.envelope.queue_id;
-    if (!data) {
-      auto read = spool_.readData(queue_id);
-      if (!read) {
-        log::error("{}: cannot read message data: {}", queue_id, read.error().message);
-        unclaim(queue_id);
-        return;
-      }
-      data = std::make_shared<const std::string>(std::move(*read));
-    }
     deliver(message, *data);
     unclaim(queue_id);
   });
@@ -154,7 +145,8 @@ void QueueManager::submit(Envelope envelope, std::shared_ptr<const std::string> 
 
 void QueueManager::resume(const std::string& queue_id) {
   if (!claim(queue_id)) return;
-  auto loaded = spool_.load(queue_id);
+  auto data = std::make_shared<std::string>();
+  auto loaded = spool_.load(queue_id, data.get());
   if (!loaded) {
     log::error("{}: cannot load queued message: {}", queue_id, loaded.error().message);
     unclaim(queue_id);
@@ -165,7 +157,7 @@ void QueueManager::resume(const std::string& queue_id) {
     if (loaded->state == QueueState::deferred) schedule(queue_id, loaded->next_attempt);
     return;  // held: only `bulwark queue release` brings it back
   }
-  post(std::move(*loaded), nullptr);
+  post(std::move(*loaded), std::move(data));
 }
 
 void QueueManager::schedule(const std::string& queue_id,

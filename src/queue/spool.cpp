@@ -223,9 +223,10 @@ class FileSpool final : public Spool {
     return {};
   }
 
-  Result<QueuedMessage> load(const std::string& queue_id) override {
+  Result<QueuedMessage> load(const std::string& queue_id, std::string* data) override {
     auto loaded = loadFile(queue_id);
     if (!loaded) return loaded.error();
+    if (data) *data = loaded->bytes.substr(loaded->parsed.data_offset, loaded->parsed.data_size);
     QueuedMessage message;
     message.envelope = std::move(loaded->parsed.envelope);
     message.state = stateOf(loaded->directory);

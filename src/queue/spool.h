@@ -42,8 +42,9 @@ class Spool {
   // Received header already prepended). On error nothing is left behind in active/.
   virtual Result<void> commit(const Envelope& envelope, std::string_view data) = 0;
 
-  // Reads a message back (envelope with delivery records applied, and state).
-  virtual Result<QueuedMessage> load(const std::string& queue_id) = 0;
+  // Reads a message back (envelope with delivery records applied, and state); fills `data` with
+  // the message data when not null, from the same read of the file.
+  virtual Result<QueuedMessage> load(const std::string& queue_id, std::string* data = nullptr) = 0;
   virtual Result<std::string> readData(const std::string& queue_id) = 0;
   // Reads a message as it is on disk, without the repairs load() makes (moving a damaged file to
   // corrupt/, cutting a torn append): for tools such as `bulwark queue` that run beside the
