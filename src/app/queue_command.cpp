@@ -387,12 +387,6 @@ int changeCommand(const QueueOptions& options, Change change, std::string_view c
   return result;
 }
 
-void addLocationOptions(CLI::App* command, QueueOptions& options) {
-  command->add_option("-c,--config", options.config_file,
-                      "Configuration file whose data_dir holds the queue (default: embedded)");
-  command->add_option("--data-dir", options.data_dir, "Data directory (overrides the config)");
-}
-
 }  // namespace
 
 void addQueueCommand(CLI::App& app, Action& action) {
@@ -404,13 +398,13 @@ void addQueueCommand(CLI::App& app, Action& action) {
 
   auto* list = queue->add_subcommand("list", "List every queued message, oldest first");
   list->add_flag("--json", options->json, "One JSON array with every field");
-  addLocationOptions(list, *options);
+  addDataLocationOptions(list, options->config_file, options->data_dir, "the queue");
   list->callback([&action, options] { action = [options] { return listCommand(*options); }; });
 
   auto* show = queue->add_subcommand("show", "Show a message's envelope, state and headers");
   show->add_option("id", options->ids, "Queue id")->required()->expected(1);
   show->add_flag("--body", options->body, "Print the whole message as queued instead");
-  addLocationOptions(show, *options);
+  addDataLocationOptions(show, options->config_file, options->data_dir, "the queue");
   show->callback([&action, options] { action = [options] { return showCommand(*options); }; });
 
   struct ChangeCommand {
@@ -429,7 +423,7 @@ void addQueueCommand(CLI::App& app, Action& action) {
     if (spec.change == Change::retry) {
       command->add_flag("--all", options->all, "Every deferred message");
     }
-    addLocationOptions(command, *options);
+    addDataLocationOptions(command, options->config_file, options->data_dir, "the queue");
     const Change change = spec.change;
     const std::string name = spec.name;
     command->callback([&action, options, change, name] {

@@ -1,11 +1,23 @@
 // configForTool; see tool_config.h.
 #include "app/tool_config.h"
 
-#include "common/config_loader.h"
-
+#include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "common/config_loader.h"
+
 namespace bulwark::app {
+
+void addDataLocationOptions(CLI::App* command, std::string& config_file, std::string& data_dir,
+                            std::string_view holds) {
+  command
+      ->add_option("-c,--config", config_file,
+                   "Configuration file whose data_dir holds " + std::string(holds) +
+                       " (default: the embedded default's)")
+      ->type_name("FILE");
+  command->add_option("--data-dir", data_dir, "Data directory; overrides the configuration's")
+      ->type_name("DIR");
+}
 
 std::optional<Config> configForTool(const std::string& config_file, const std::string& data_dir,
                                     std::string_view command) {

@@ -1,13 +1,7 @@
 // `bulwark trace`: searches the message trace store (docs/trace.md) while the server may be
 // writing it, and prints a table or JSON. Untrusted: the command-line arguments (validated here,
 // exit 2 when wrong) and every stored string (came from the network; escaped by trace_format).
-#include "app/commands.h"
-#include "app/tool_config.h"
-#include "store/trace_format.h"
-#include "store/trace_store.h"
-
 #include <CLI/CLI.hpp>
-
 #include <charconv>
 #include <chrono>
 #include <filesystem>
@@ -18,6 +12,11 @@
 #include <system_error>
 #include <tuple>
 #include <utility>
+
+#include "app/commands.h"
+#include "app/tool_config.h"
+#include "store/trace_format.h"
+#include "store/trace_store.h"
 
 namespace bulwark::app {
 namespace {
@@ -136,14 +135,7 @@ void addTraceCommand(CLI::App& app, Action& action) {
   auto options = std::make_shared<TraceOptions>();
   CLI::App* command = app.add_subcommand(
       "trace", "Search the message trace (works while the server runs); newest first");
-  command
-      ->add_option("--config", options->config_file,
-                   "Configuration file whose data_dir holds the store (default: embedded)")
-      ->type_name("FILE");
-  command
-      ->add_option("--data-dir", options->data_dir,
-                   "Data directory; overrides the configuration's data_dir")
-      ->type_name("DIR");
+  addDataLocationOptions(command, options->config_file, options->data_dir, "the trace store");
   command
       ->add_option("--sender", options->sender,
                    "Envelope sender, case-insensitive; '*' is a wildcard; '<>' for bounces")

@@ -2,19 +2,19 @@
 // password_hash expects; `add`, `delete` and `list` manage the accounts in the user store, which
 // a running server consults at every AUTH (no restart). Passwords are read from stdin, never from
 // the command line (where `ps` would show them), and never printed.
-#include "app/commands.h"
-#include "app/tool_config.h"
-#include "net/password.h"
-#include "store/user_store.h"
-
-#include <CLI/CLI.hpp>
 #include <termios.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <ctime>
 #include <iostream>
 #include <memory>
 #include <string>
+
+#include "app/commands.h"
+#include "app/tool_config.h"
+#include "net/password.h"
+#include "store/user_store.h"
 
 namespace bulwark::app {
 namespace {
@@ -135,12 +135,6 @@ int listCommand(const UserOptions& options) {
   return 0;
 }
 
-void addLocationOptions(CLI::App* command, UserOptions& options) {
-  command->add_option("-c,--config", options.config_file,
-                      "Configuration file whose data_dir holds the store (default: embedded)");
-  command->add_option("--data-dir", options.data_dir, "Data directory (overrides the config)");
-}
-
 }  // namespace
 
 void addUserCommand(CLI::App& app, Action& action) {
@@ -151,19 +145,20 @@ void addUserCommand(CLI::App& app, Action& action) {
       "hash", "Read a password on stdin and print its password_hash for [[user]] in the config");
   hash->callback([&action] { action = hashCommand; });
 
-  auto* add = user->add_subcommand("add", "Add a user to the store (password read on stdin), "
-                                          "or change its password");
+  auto* add = user->add_subcommand("add",
+                                   "Add a user to the store (password read on stdin), "
+                                   "or change its password");
   add->add_option("name", options->name, "Login name, usually an address")->required();
-  addLocationOptions(add, *options);
+  addDataLocationOptions(add, options->config_file, options->data_dir, "the user store");
   add->callback([&action, options] { action = [options] { return addCommand(*options); }; });
 
   auto* remove = user->add_subcommand("delete", "Remove a user from the store");
   remove->add_option("name", options->name, "Login name")->required();
-  addLocationOptions(remove, *options);
+  addDataLocationOptions(remove, options->config_file, options->data_dir, "the user store");
   remove->callback([&action, options] { action = [options] { return deleteCommand(*options); }; });
 
   auto* list = user->add_subcommand("list", "List the users in the store");
-  addLocationOptions(list, *options);
+  addDataLocationOptions(list, options->config_file, options->data_dir, "the user store");
   list->callback([&action, options] { action = [options] { return listCommand(*options); }; });
 }
 

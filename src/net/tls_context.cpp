@@ -4,23 +4,21 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "net/openssl_errors.h"
+
 namespace bulwark::net {
 namespace {
 
 std::string openSslErrors() {
-  std::string text;
-  while (unsigned long code = ERR_get_error()) {
-    char buffer[256];
-    ERR_error_string_n(code, buffer, sizeof buffer);
-    if (!text.empty()) text += "; ";
-    text += buffer;
-  }
+  std::string text = drainOpenSslErrors();
   return text.empty() ? "unknown OpenSSL error" : text;
 }
 
 }  // namespace
 
-void TlsContextDeleter::operator()(ssl_ctx_st* context) const { SSL_CTX_free(context); }
+void TlsContextDeleter::operator()(ssl_ctx_st* context) const {
+  SSL_CTX_free(context);
+}
 
 Result<TlsContextPointer> makeServerTlsContext(const std::filesystem::path& certificate_chain,
                                                const std::filesystem::path& private_key) {
@@ -31,12 +29,12 @@ Result<TlsContextPointer> makeServerTlsContext(const std::filesystem::path& cert
                                          SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_cipher_list(context.get(), "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:!aNULL:!MD5:!DSS");
   if (SSL_CTX_use_certificate_chain_file(context.get(), certificate_chain.c_str()) != 1) {
-    return makeError("tls", "cannot load certificate " + certificate_chain.string() + ": " +
-                                openSslErrors());
+    return makeError(
+        "tls", "cannot load certificate " + certificate_chain.string() + ": " + openSslErrors());
   }
   if (SSL_CTX_use_PrivateKey_file(context.get(), private_key.c_str(), SSL_FILETYPE_PEM) != 1) {
-    return makeError("tls", "cannot load private key " + private_key.string() + ": " +
-                                openSslErrors());
+    return makeError("tls",
+                     "cannot load private key " + private_key.string() + ": " + openSslErrors());
   }
   if (SSL_CTX_check_private_key(context.get()) != 1) {
     return makeError("tls", "private key " + private_key.string() + " does not match certificate " +

@@ -36,6 +36,7 @@
 
 #include "common/dsn.h"
 #include "net/base64.h"
+#include "net/openssl_errors.h"
 #include "net/tls_context.h"
 #include "smtp/client/reply_reader.h"
 
@@ -55,19 +56,6 @@ Reply localReply(int code, const char* enhanced, std::string text) {
   reply.enhanced = enhanced;
   reply.lines.push_back(std::move(text));
   return reply;
-}
-
-// Everything OpenSSL queued on this thread, as one line; empties the queue so a later operation
-// does not report a stale error.
-std::string drainOpenSslErrors() {
-  std::string text;
-  while (unsigned long error = ERR_get_error()) {
-    char buffer[256];
-    ERR_error_string_n(error, buffer, sizeof buffer);
-    if (!text.empty()) text += "; ";
-    text += buffer;
-  }
-  return text;
 }
 
 // A socket BIO that sends with MSG_NOSIGNAL: OpenSSL's own socket BIO uses write(), which raises
@@ -257,7 +245,7 @@ std::optional<IoError> Connection::write(std::string_view bytes) {
         continue;
       }
       tls_broken_ = true;
-      std::string detail = drainOpenSslErrors();
+      std::string detail = net::drainOpenSslErrors();
       return IoError{false, "TLS write failed" + (detail.empty() ? "" : ": " + detail)};
     }
     ssize_t sent = ::send(descriptor_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
@@ -298,7 +286,7 @@ std::variant<Reply, IoError> Connection::readReply(std::chrono::seconds timeout)
       }
       if (reason == SSL_ERROR_ZERO_RETURN) return IoError{false, "connection closed by host"};
       tls_broken_ = true;
-      std::string detail = drainOpenSslErrors();
+      std::string detail = net::drainOpenSslErrors();
       return IoError{false, "TLS read failed" + (detail.empty() ? "" : ": " + detail)};
     }
     ssize_t received = ::recv(descriptor_, buffer, sizeof buffer, 0);
@@ -354,7 +342,8 @@ bool isIpLiteral(const std::string& host) {
 std::optional<IoError> Connection::startTls(bool verify, HopEvidence& evidence) {
   ERR_clear_error();
   ssl_context_.reset(SSL_CTX_new(TLS_client_method()));
-  if (!ssl_context_) return IoError{false, "cannot create a TLS context: " + drainOpenSslErrors()};
+  if (!ssl_context_)
+    return IoError{false, "cannot create a TLS context: " + net::drainOpenSslErrors()};
   SSL_CTX* context = ssl_context_.get();
   // RFC 8996: nothing below TLS 1.2.
   SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION);
@@ -366,7 +355,7 @@ std::optional<IoError> Connection::startTls(bool verify, HopEvidence& evidence) 
       return IoError{false, "cannot load trust anchors " +
                                 (settings_.ca_file.empty() ? std::string("(OpenSSL default paths)")
                                                            : settings_.ca_file.string()) +
-                                ": " + drainOpenSslErrors()};
+                                ": " + net::drainOpenSslErrors()};
     }
     // The handshake itself fails on a bad chain, a date out of range or a wrong name, so not a
     // byte of the session goes to an unverified peer.
@@ -381,7 +370,7 @@ std::optional<IoError> Connection::startTls(bool verify, HopEvidence& evidence) 
   if (!ssl_ || !bio) {
     if (bio) BIO_free(bio);
     ssl_.reset();
-    return IoError{false, "cannot create a TLS connection: " + drainOpenSslErrors()};
+    return IoError{false, "cannot create a TLS connection: " + net::drainOpenSslErrors()};
   }
   BIO_set_data(bio, reinterpret_cast<void*>(static_cast<std::intptr_t>(descriptor_)));
   SSL_set_bio(ssl_.get(), bio, bio);  // the SSL owns the BIO now
@@ -418,9 +407,9 @@ std::optional<IoError> Connection::startTls(bool verify, HopEvidence& evidence) 
     if (verify && verification != X509_V_OK) {
       detail = std::string("certificate verification failed: ") +
                X509_verify_cert_error_string(verification);
-      drainOpenSslErrors();
+      net::drainOpenSslErrors();
     } else {
-      detail = drainOpenSslErrors();
+      detail = net::drainOpenSslErrors();
       if (detail.empty()) detail = "connection closed during the handshake";
     }
     ssl_.reset();
