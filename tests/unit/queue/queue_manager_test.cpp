@@ -13,7 +13,9 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <sstream>
 
@@ -319,6 +321,49 @@ TEST_F(QueueManagerTest, DelayNoticeIsSentOnceAfterTheWarningAge) {
   passTime(seconds(1200));
   EXPECT_EQ(maildir("alice").size(), 1u) << "only one delay notice";
   EXPECT_TRUE(queued(id));
+}
+
+TEST_F(QueueManagerTest, ConnectionsPerDestinationNeverExceedTheLimit) {
+  config_.delivery.max_connections_per_destination = 1;
+  std::atomic<int> open{0};
+  std::atomic<int> most{0};
+  transport_.script = [&](const smtp::ClientEndpoint&, const smtp::OutboundMessage& message) {
+    int now_open = ++open;
+    int seen = most.load();
+    while (now_open > seen && !most.compare_exchange_weak(seen, now_open)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    --open;
+    return FakeTransport::answer(message, smtp::Reply{250, "2.0.0", {"OK"}});
+  };
+  manager();  // two workers: both messages are delivered at the same time unless limited
+  for (int index = 0; index < 4; ++index) {
+    Envelope envelope;
+    envelope.queue_id = newQueueIdForTest();
+    envelope.sender = "alice@example.test";
+    envelope.recipients = {to("bob@remote.test")};
+    envelope.received_at = clock_.now();
+    const std::string body = "Subject: limit\r\n\r\nx\r\n";
+    ASSERT_TRUE(spool_->commit(envelope, body).has_value());
+    manager_->submit(envelope, std::make_shared<const std::string>(body));
+  }
+  manager_->waitIdle();
+  EXPECT_EQ(transport_.attempts().size(), 4u);
+  EXPECT_EQ(most.load(), 1);
+}
+
+TEST_F(QueueManagerTest, BounceReturnsOnlyTheHeadersPastTheSizeLimit) {
+  config_.bounce_size_limit = 40;
+  transport_.script = [](const smtp::ClientEndpoint&, const smtp::OutboundMessage& message) {
+    return FakeTransport::answer(message, smtp::Reply{550, "5.1.1", {"no such user"}});
+  };
+  send("alice@example.test", {to("gone@remote.test")}, false,
+       "Subject: big one\r\n\r\nthe secret body text that is over forty bytes long\r\n");
+  auto bounces = maildir("alice");
+  ASSERT_EQ(bounces.size(), 1u);
+  EXPECT_NE(bounces[0].find("Content-Type: text/rfc822-headers"), std::string::npos);
+  EXPECT_NE(bounces[0].find("Subject: big one"), std::string::npos);
+  EXPECT_EQ(bounces[0].find("the secret body text"), std::string::npos);
 }
 
 TEST(BounceText, DurationsInWholeUnits) {
