@@ -45,13 +45,16 @@ struct LocalDomain {
   std::string delivery = "maildir";  // only "maildir" in this version
 };
 
-// Outbound TLS levels, weakest to strongest (DESIGN.md "TLS policy"). DANE, MTA-STS and mutual
-// come with the next part of outbound delivery.
+// Outbound TLS levels, weakest to strongest (DESIGN.md "TLS policy"). A delivery uses the strongest
+// that applies; the last three come from DNS, a fetched policy or the domain-secure list.
 enum class TlsLevel {
   none,           // never STARTTLS
   opportunistic,  // STARTTLS when offered, any certificate; clear text when not offered
   required,       // STARTTLS or defer; any certificate
   verify,         // STARTTLS or defer; certificate chains to a trusted CA, in date, names the host
+  mta_sts,        // verify, and the MX host matches the domain's MTA-STS policy (RFC 8461)
+  dane,           // the certificate matches DNSSEC-secure TLSA records (RFC 7672)
+  mutual,         // verify naming the partner domain, and present our client certificate
 };
 
 // Mail for `domains` goes through this connector: to a smart host, or by MX with its own TLS level.

@@ -52,6 +52,9 @@ const char* levelName(TlsLevel level) {
     case TlsLevel::opportunistic: return "opportunistic";
     case TlsLevel::required: return "required";
     case TlsLevel::verify: return "verify";
+    case TlsLevel::mta_sts: return "mta-sts";
+    case TlsLevel::dane: return "dane";
+    case TlsLevel::mutual: return "mutual";
   }
   return "?";
 }
