@@ -121,7 +121,8 @@ start_bulwark() {   # $1: folder, $2: the configuration after data_dir, hostname
   "$BUILD/bulwark" serve --config "$folder/bulwark.toml" >"$folder/stdout" 2>"$folder/stderr" &
   BULWARK_PID=$!
   for _ in $(seq 1 300); do
-    BULWARK_PORT=$(awk '$1 == "ready" && $2 == "smtp" {print $5; exit}' "$folder/stdout")
+    # The background shell may not have opened stdout yet: no file is no port yet.
+    BULWARK_PORT=$(awk '$1 == "ready" && $2 == "smtp" {print $5; exit}' "$folder/stdout" 2>/dev/null || true)
     [ -n "$BULWARK_PORT" ] && return 0
     kill -0 "$BULWARK_PID" 2>/dev/null || break
     sleep 0.1
