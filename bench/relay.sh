@@ -77,6 +77,13 @@ while True:
 EOF
 }
 
+# Connections the sink saw, less the one start_sink made to see it listen. Read after the MTA
+# stopped: a connection is counted when it ends, and Postfix keeps some open in its cache.
+sink_connections() {
+  sleep 0.2
+  tr '\r' '\n' <"$SINK_OUTPUT" | awk -F'[ =]' '/^sess=/ { sessions = $2 } END { print sessions - 1 }'
+}
+
 # Relay rate from the start time and the wait_sink answer; "failed (n/m)" when not all arrived.
 relay_rate() {   # $1: start, $2: wait_sink answer
   case $2 in
@@ -136,7 +143,7 @@ EOF
 now() { date +%s.%N; }
 cpu_since() { awk -v before="$1" -v after="$(tree_cpu_seconds "$2")" 'BEGIN { printf "%.2f", after - before }'; }
 
-declare -A RATE ACCEPT CPU RSS PROCESSES
+declare -A RATE ACCEPT CPU RSS PROCESSES CONNECTIONS
 ROWS=()
 for round in $(seq 1 "$ROUNDS"); do
   for mode in $MODES; do
@@ -153,6 +160,7 @@ for round in $(seq 1 "$ROUNDS"); do
     CPU[bulwark-$row]=$(cpu_since "$cpu_before" "$BULWARK_PID")
     RSS[bulwark-$row]=$(hwm_kb "$BULWARK_PID")
     stop_bulwark
+    CONNECTIONS[bulwark-$row]=$(sink_connections)
     stop_sink
 
     echo "== $row: Postfix"
@@ -167,6 +175,7 @@ for round in $(seq 1 "$ROUNDS"); do
     stop_sampler
     read -r "RSS[postfix-$row]" _ "PROCESSES[postfix-$row]" <"$WORK/postfix-$row/peak"
     stop_postfix
+    CONNECTIONS[postfix-$row]=$(sink_connections)
     stop_sink
   done
 done
@@ -174,20 +183,25 @@ done
 echo
 echo "messages=$MESSAGES sessions=$SESSIONS size=$SIZE per_connection=$PER_CONNECTION" \
   "concurrency=$CONCURRENCY cores=$(nproc)"
-printf '%-12s %9s %9s %6s %9s %9s %9s %9s %11s %11s\n' mode "Bulwark" "Postfix" ratio \
-  "B accept" "P accept" "B CPU s" "P CPU s" "B peak RSS" "P peak RSS"
+format='%-12s %8s %8s %6s %9s %9s %8s %8s %8s %8s %10s %10s\n'
+# shellcheck disable=SC2059
+printf "$format" mode Bulwark Postfix ratio "B accept" "P accept" "B CPU s" "P CPU s" \
+  "B conns" "P conns" "B RSS" "P RSS"
 for row in "${ROWS[@]}"; do
   bulwark_rate=${RATE[bulwark-$row]:-0}
   postfix_rate=${RATE[postfix-$row]:-0}
   ratio=$(awk -v b="$bulwark_rate" -v p="$postfix_rate" \
     'BEGIN { if (b + 0 > 0 && p + 0 > 0) printf "%.2f", b / p; else print "n/a" }')
-  printf '%-12s %9s %9s %6s %9s %9s %9s %9s %11s %11s\n' "$row" "$bulwark_rate" "$postfix_rate" \
-    "$ratio" "${ACCEPT[bulwark-$row]:-?}" "${ACCEPT[postfix-$row]:-?}" "${CPU[bulwark-$row]}" \
-    "${CPU[postfix-$row]}" "$(mib "${RSS[bulwark-$row]}")" "$(mib "${RSS[postfix-$row]}")"
+  # shellcheck disable=SC2059
+  printf "$format" "$row" "$bulwark_rate" "$postfix_rate" "$ratio" "${ACCEPT[bulwark-$row]:-?}" \
+    "${ACCEPT[postfix-$row]:-?}" "${CPU[bulwark-$row]}" "${CPU[postfix-$row]}" \
+    "${CONNECTIONS[bulwark-$row]}" "${CONNECTIONS[postfix-$row]}" \
+    "$(mib "${RSS[bulwark-$row]}")" "$(mib "${RSS[postfix-$row]}")"
 done
 echo
 echo "Bulwark, Postfix: relay msg/s, from the first connection to the last message counted by the"
 echo "sink. accept: msg/s acknowledged to the load generator meanwhile. CPU s: user + system seconds"
 echo "of the MTA (Postfix: master and all its daemons, live and exited) during the run (start-up"
-echo "excluded). Peak RSS: Bulwark's VmHWM; Postfix's highest sum of VmRSS over master and its daemons"
-echo "sampled every 0.1 s (up to $(printf '%s\n' "${PROCESSES[@]}" | sort -n | tail -1) processes)."
+echo "excluded). conns: connections the sink received. RSS: peak memory, Bulwark's VmHWM; Postfix's"
+echo "highest sum of VmRSS over master and its daemons sampled every 0.1 s (shared libraries counted"
+echo "once per process; up to $(printf '%s\n' "${PROCESSES[@]}" | sort -n | tail -1) processes)."
