@@ -10,6 +10,7 @@ SESSIONS=${SESSIONS:-20}
 SIZE=${SIZE:-4096}
 PER_CONNECTION=${PER_CONNECTION:-10}
 
+# shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 build_release
 

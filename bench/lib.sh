@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the benchmarks (accept.sh, relay.sh), sourced, not run: the Release build, a private
 # Postfix and a Bulwark on loopback, peak-memory and CPU sampling, and the cleanup that stops every
 # process the benchmark started. Inputs are our own configuration; nothing here reads the network.
@@ -172,6 +173,7 @@ print(MASTER_CF.format(port=sys.argv[2]), end="")' "$ROOT/tests/interop" "127.0.
     echo "postfix did not start:"; cat "$folder/maillog" 2>/dev/null; exit 1; }
   for _ in $(seq 1 100); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$POSTFIX_PORT") 2>/dev/null; then
+      # shellcheck disable=SC2034 # read by the benchmark scripts
       POSTFIX_MASTER=$(tr -d ' ' <"$folder/spool/pid/master.pid")
       return 0
     fi

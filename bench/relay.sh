@@ -23,6 +23,7 @@ RELAY_TIMEOUT=${RELAY_TIMEOUT:-300}
 PAUSE=${PAUSE:-10}
 RECIPIENT=bench@sink.test
 
+# shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 command -v smtp-sink >/dev/null || PATH=$PATH:/usr/sbin
 command -v smtp-sink >/dev/null || { echo "smtp-sink (package postfix) is not installed"; exit 1; }
