@@ -110,7 +110,7 @@ Endpoints mailboxEndpoints(dns::Resolver& resolver, const Config& config,
     return endpoints;
   }
   if (literal || isIpAddress(host)) {
-    endpoints.hosts.push_back(smtp::ClientEndpoint{host, host, port, {}});
+    endpoints.hosts.push_back(smtp::ClientEndpoint{host, host, port});
     return endpoints;
   }
   bool any_temporary = false;

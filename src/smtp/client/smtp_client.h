@@ -68,7 +68,7 @@ struct HopEvidence {
   std::string peer_subject;         // peer certificate subject, one line
   std::string peer_fingerprint;     // SHA-256 of the DER certificate, hex with colons
   std::string verification;         // "pkix" (chain and name checked), "none" (not checked)
-  Protocol protocol = Protocol::smtp;
+  Protocol protocol = Protocol::smtp;  // address is "unix:/path" (port 0) for a local socket
 };
 
 struct AttemptResult {
