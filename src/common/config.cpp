@@ -12,6 +12,13 @@ bool Config::isLocalDomain(std::string_view domain) const {
   return false;
 }
 
+const LocalDomain* Config::localDomain(std::string_view domain) const {
+  for (const auto& local : local_domains) {
+    if (equalsIgnoreCase(local.name, domain)) return &local;
+  }
+  return nullptr;
+}
+
 const char* const kEmbeddedDefaultConfig = R"toml(# Bulwark embedded default configuration.
 # Data in ./var, SMTP on 127.0.0.1:2525 with STARTTLS (self-signed certificate generated on first
 # start), every local part of example.test delivered to ./var/mail/example.test/<localpart>/.

@@ -40,11 +40,6 @@ struct ReceiveConnector {
   int config_line = 0;                       // where it was defined, for error messages
 };
 
-struct LocalDomain {
-  std::string name = "example.test";
-  std::string delivery = "maildir";  // only "maildir" in this version
-};
-
 // Outbound TLS levels, weakest to strongest (DESIGN.md "TLS policy"). A delivery uses the strongest
 // that applies; the last three come from DNS, a fetched policy or the domain-secure list.
 enum class TlsLevel {
@@ -65,6 +60,22 @@ struct SendConnector {
   std::string smart_host;          // "host:port" or "[address]:port"; empty: deliver by MX
   TlsLevel tls = TlsLevel::opportunistic;
   std::string auth_user;           // AUTH PLAIN to the smart host, only ever over TLS
+  std::filesystem::path auth_password_file;  // the password, first line; never in the config
+  int config_line = 0;
+};
+
+// A domain whose mail is ours: written to Maildir here, or handed to a downstream mailbox server
+// by LMTP (RFC 2033) or SMTP. The hand-off uses the queue's retries, bounces and trace like any
+// delivery, with no MX lookup.
+struct LocalDomain {
+  std::string name = "example.test";
+  std::string delivery = "maildir";  // "maildir", "lmtp" or "smtp"
+  // lmtp/smtp: "host:port", "[address]:port", or for lmtp "unix:/absolute/path" (a local socket).
+  std::string host;
+  // Default "none": the mailbox server is usually on this machine (loopback, a unix socket), where
+  // TLS protects nothing; a server on another machine should get "verify".
+  TlsLevel tls = TlsLevel::none;
+  std::string auth_user;                     // smtp only: AUTH PLAIN, only ever over TLS
   std::filesystem::path auth_password_file;  // the password, first line; never in the config
   int config_line = 0;
 };
@@ -111,6 +122,7 @@ struct Config {
   std::filesystem::path storeDirectory() const { return data_dir / "store"; }
   std::filesystem::path tlsDirectory() const { return data_dir / "tls"; }
   bool isLocalDomain(std::string_view domain) const;
+  const LocalDomain* localDomain(std::string_view domain) const;  // null when not local
 };
 
 // The embedded default of DESIGN.md "Configuration", as TOML text, so that it is loaded and

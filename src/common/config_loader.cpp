@@ -47,7 +47,8 @@ constexpr std::array<std::string_view, 16> kTopLevelKeys = {"hostname",
 constexpr std::array<std::string_view, 2> kTlsKeys = {"certificate", "private_key"};
 constexpr std::array<std::string_view, 7> kConnectorKeys = {
     "name", "listen", "tls", "auth", "require_auth", "relay_networks", "limits"};
-constexpr std::array<std::string_view, 2> kLocalDomainKeys = {"name", "delivery"};
+constexpr std::array<std::string_view, 6> kLocalDomainKeys = {
+    "name", "delivery", "host", "tls", "auth_user", "auth_password_file"};
 constexpr std::array<std::string_view, 2> kUserKeys = {"name", "password_hash"};
 constexpr std::array<std::string_view, 9> kDeliveryKeys = {"tls",
                                                            "port",
@@ -63,7 +64,7 @@ constexpr std::array<std::string_view, 6> kSendConnectorKeys = {
 
 constexpr std::array<std::string_view, 4> kLogLevels = {"debug", "info", "warning", "error"};
 constexpr std::array<std::string_view, 4> kTlsModes = {"none", "starttls", "required", "implicit"};
-constexpr std::array<std::string_view, 1> kDeliveries = {"maildir"};
+constexpr std::array<std::string_view, 3> kDeliveries = {"maildir", "lmtp", "smtp"};
 constexpr std::array<std::string_view, 4> kTlsLevels = {"none", "opportunistic", "required",
                                                         "verify"};
 
@@ -449,12 +450,11 @@ std::string forwarderProblem(std::string_view text) {
   return {};
 }
 
-// A smart host: "host:port" with a domain name or IPv4 address, or "[address]:port" (an IPv6 or
-// IPv4 literal). The port is required: 25 and 587 both make sense for a smart host, and a silent
-// default would pick the wrong one half of the time. Returns the problem, or empty when valid.
-std::string smartHostProblem(std::string_view text) {
-  const std::string form =
-      "write it as \"relay.example.net:587\", \"192.0.2.25:25\" or \"[2001:db8::25]:25\"";
+// "host:port" with a domain name or IPv4 address, or "[address]:port" (an IPv6 or IPv4 literal),
+// port required. `form` shows examples; `port_hint` says which port is usual. Returns the
+// problem, or empty when valid.
+std::string hostAndPortProblem(std::string_view text, const std::string& form,
+                               std::string_view port_hint) {
   std::string_view host;
   std::string_view port_text;
   if (!text.empty() && text.front() == '[') {
@@ -470,7 +470,7 @@ std::string smartHostProblem(std::string_view text) {
   } else {
     const std::size_t colon = text.rfind(':');
     if (colon == std::string_view::npos) {
-      return inQuotes(text) + " has no port (25 for relay, 587 for submission); " + form;
+      return inQuotes(text) + " has no port (" + std::string(port_hint) + "); " + form;
     }
     host = text.substr(0, colon);
     port_text = text.substr(colon + 1);
@@ -487,6 +487,51 @@ std::string smartHostProblem(std::string_view text) {
     return inQuotes(text) + " has an invalid port; use a port from 1 to 65535";
   }
   return {};
+}
+
+// A smart host: the port is required, since 25 and 587 both make sense for a smart host, and a
+// silent default would pick the wrong one half of the time.
+std::string smartHostProblem(std::string_view text) {
+  return hostAndPortProblem(
+      text, "write it as \"relay.example.net:587\", \"192.0.2.25:25\" or \"[2001:db8::25]:25\"",
+      "25 for relay, 587 for submission");
+}
+
+constexpr std::string_view kUnixSocketPrefix = "unix:";
+// sockaddr_un's sun_path holds 108 bytes on Linux, the terminating NUL included.
+constexpr std::size_t kMaximumSocketPath = 107;
+
+// The downstream mailbox server of a local domain: a TCP host as for a smart host, or, for LMTP,
+// "unix:/absolute/path" (Dovecot's usual). Returns the problem, or empty when valid.
+std::string mailboxHostProblem(std::string_view text, bool lmtp) {
+  if (text.starts_with(kUnixSocketPrefix)) {
+    if (!lmtp) {
+      return inQuotes(text) +
+             " is a unix socket, which only delivery = \"lmtp\" uses; give the SMTP server as "
+             "\"host:port\", or set delivery = \"lmtp\"";
+    }
+    const std::string_view path = text.substr(kUnixSocketPrefix.size());
+    if (!path.starts_with("/")) {
+      return inQuotes(text) +
+             " needs an absolute path after \"unix:\"; write it like "
+             "\"unix:/var/run/dovecot/lmtp\"";
+    }
+    if (path.size() > kMaximumSocketPath) {
+      return inQuotes(text) + " has a socket path longer than " +
+             std::to_string(kMaximumSocketPath) +
+             " bytes, which a unix socket address cannot hold; use a shorter path";
+    }
+    for (unsigned char c : path) {
+      if (c < 0x20 || c == 0x7F) return inQuotes(text) + " has a control character in its path";
+    }
+    return {};
+  }
+  return hostAndPortProblem(
+      text,
+      lmtp ? "write it as \"127.0.0.1:24\", \"[::1]:24\", \"mailbox.example.net:24\" or "
+             "\"unix:/var/run/dovecot/lmtp\""
+           : "write it as \"127.0.0.1:25\", \"[::1]:25\" or \"mailbox.example.net:25\"",
+      lmtp ? "LMTP has no standard port; 24 is usual" : "25 is usual");
 }
 
 // A send connector's domain pattern: "*", "*.example.com" or "example.com". Returns the problem,
@@ -1262,10 +1307,94 @@ class Loader {
         seen_domains_.emplace_back(domain.name, line);
       }
     }
-    if (auto delivery = readChoice(table, "delivery", path, kDeliveries)) {
-      domain.delivery = *delivery;
+    const std::optional<std::string> delivery = readChoice(table, "delivery", path, kDeliveries);
+    if (delivery) domain.delivery = *delivery;
+    domain.config_line = static_cast<int>(table.source().begin.line);
+    // With a wrong method (reported above) it is not known which other keys belong.
+    const bool method_known = delivery.has_value() || !table.contains("delivery");
+    if (method_known && domain.delivery == "maildir") {
+      for (std::string_view key : {"host", "tls", "auth_user", "auth_password_file"}) {
+        if (const toml::node* node = table.get(key)) {
+          report(*node, path + "." + std::string(key) +
+                            ": is only used with delivery = \"lmtp\" or \"smtp\" (to a mailbox "
+                            "server); remove it, or set delivery");
+        }
+      }
+    } else if (method_known) {
+      loadMailboxServer(table, path, domain);
     }
     config.local_domains.push_back(std::move(domain));
+  }
+
+  // delivery = "lmtp" or "smtp": where the mailbox server is, with which TLS level and login.
+  void loadMailboxServer(const toml::table& table, const std::string& path, LocalDomain& domain) {
+    const bool lmtp = domain.delivery == "lmtp";
+    if (!table.contains("host")) {
+      report(*table.get("delivery"),
+             path + ": delivery = " + inQuotes(domain.delivery) + " needs a host; add host = " +
+                 (lmtp ? "\"127.0.0.1:24\" or \"unix:/var/run/dovecot/lmtp\""
+                       : "\"127.0.0.1:25\""));
+    } else if (auto host = readString(table, "host", path)) {
+      std::string problem = mailboxHostProblem(*host, lmtp);
+      if (!problem.empty()) {
+        report(*table.get("host"), path + ".host: " + problem);
+      } else {
+        domain.host = *host;
+      }
+    }
+    if (auto level = readTlsLevel(table, path)) {
+      const toml::node& node = *table.get("tls");
+      if (domain.host.starts_with(kUnixSocketPrefix) && *level != TlsLevel::none) {
+        report(node, path +
+                         ".tls: a unix socket never leaves this machine and has no host name to "
+                         "verify, so TLS adds nothing; remove tls (or set \"none\")");
+      } else if (*level > TlsLevel::verify) {
+        // MTA-STS, DANE and the domain-secure list are policies about a recipient domain's MX
+        // hosts; a mailbox server is named here, so its certificate is checked by name.
+        report(node, path + ".tls: a mailbox server is checked with \"verify\" (its name in "
+                            "host, a trusted CA); use none, opportunistic, required or verify");
+      } else {
+        domain.tls = *level;
+      }
+    }
+    if (auto user = readString(table, "auth_user", path)) {
+      const bool printable = std::all_of(user->begin(), user->end(), [](char c) {
+        return static_cast<unsigned char>(c) >= 0x20 && c != 0x7F;
+      });
+      if (user->empty() || !printable || user->size() > 256) {
+        report(*table.get("auth_user"),
+               path + ".auth_user: must be 1 to 256 characters without control characters");
+      } else {
+        domain.auth_user = *user;
+      }
+    }
+    if (auto file = readPath(table, "auth_password_file", path,
+                             "and auth_user to deliver without authenticating")) {
+      domain.auth_password_file = *file;
+    }
+    const toml::node* user_node = table.get("auth_user");
+    const toml::node* file_node = table.get("auth_password_file");
+    if (lmtp && (user_node != nullptr || file_node != nullptr)) {
+      report(user_node != nullptr ? *user_node : *file_node,
+             path + "." + (user_node != nullptr ? "auth_user" : "auth_password_file") +
+                 ": LMTP servers take no login from us (they trust who may connect); remove "
+                 "auth_user and auth_password_file, or use delivery = \"smtp\"");
+    } else if (user_node != nullptr && file_node == nullptr) {
+      report(*user_node, path +
+                             ".auth_user: is set but auth_password_file is not; set both (the "
+                             "password is read from that file, never written here), or neither");
+    } else if (file_node != nullptr && user_node == nullptr) {
+      report(*file_node, path +
+                             ".auth_password_file: is set but auth_user is not; set both, "
+                             "or neither");
+    } else if (user_node != nullptr && domain.tls != TlsLevel::required &&
+               domain.tls != TlsLevel::verify) {
+      const toml::node& at = table.contains("tls") ? *table.get("tls") : *user_node;
+      report(at, path + ".tls: AUTH is never sent in clear, and tls = " +
+                     inQuotes(domain.tls == TlsLevel::none ? "none" : "opportunistic") +
+                     " could send the password without TLS; set tls = \"verify\" (or "
+                     "\"required\"), or remove auth_user and auth_password_file");
+    }
   }
 
   void loadUser(const toml::table& table, const std::string& path) {

@@ -60,8 +60,12 @@ const char* levelName(TlsLevel level) {
 }
 
 std::string evidenceText(const smtp::HopEvidence& evidence) {
-  std::string text = "host=" + evidence.host + " [" + evidence.address + "]:" +
-                     std::to_string(evidence.port) + " required=" + levelName(evidence.required);
+  const bool unix_socket = evidence.address.starts_with("unix:");
+  std::string text = "host=" + evidence.host + " " +
+                     (unix_socket ? evidence.address
+                                  : "[" + evidence.address + "]:" + std::to_string(evidence.port)) +
+                     " required=" + levelName(evidence.required);
+  if (evidence.protocol == smtp::Protocol::lmtp) text += " protocol=lmtp";
   if (evidence.tls_version.empty()) {
     text += " tls=none";
   } else {
@@ -327,6 +331,9 @@ void QueueManager::deliverRemote(QueuedMessage& message, const std::string& data
     settings.auth_user = route.connector->auth_user;
     std::ifstream file(route.connector->auth_password_file);
     std::getline(file, settings.auth_password);
+  }
+  if (route.mailbox_server) {
+    applyMailboxServer(*route.mailbox_server, envelope.require_tls, settings, outbound);
   }
 
   // Try the hosts in order until one takes the transaction or refuses it for good.

@@ -3,8 +3,11 @@
 
 #include "common/strings.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <charconv>
+#include <fstream>
 
 namespace bulwark::queue {
 namespace {
@@ -69,14 +72,99 @@ void addHost(dns::Resolver& resolver, const std::string& host, std::uint16_t por
   }
 }
 
+constexpr std::string_view kUnixSocketPrefix = "unix:";
+
+bool isIpAddress(const std::string& text) {
+  unsigned char address[16];
+  return ::inet_pton(AF_INET, text.c_str(), address) == 1 ||
+         ::inet_pton(AF_INET6, text.c_str(), address) == 1;
+}
+
+// 127.0.0.0/8 or ::1, written as an address (a name could resolve anywhere).
+bool isLoopbackAddress(const std::string& text) {
+  unsigned char address[16];
+  if (::inet_pton(AF_INET, text.c_str(), address) == 1) return address[0] == 127;
+  static const unsigned char kLoopback6[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+  return ::inet_pton(AF_INET6, text.c_str(), address) == 1 &&
+         std::equal(std::begin(address), std::end(address), std::begin(kLoopback6));
+}
+
+// A local domain's mailbox server: its unix socket, its address, or its name's addresses.
+Endpoints mailboxEndpoints(dns::Resolver& resolver, const Config& config,
+                           const LocalDomain& domain) {
+  Endpoints endpoints;
+  if (domain.host.starts_with(kUnixSocketPrefix)) {
+    smtp::ClientEndpoint endpoint;
+    endpoint.host = config.hostname;  // this machine: our name, for the trace and Remote-MTA
+    endpoint.port = 0;
+    endpoint.unix_socket = domain.host.substr(kUnixSocketPrefix.size());
+    endpoints.hosts.push_back(std::move(endpoint));
+    return endpoints;
+  }
+  std::string host;
+  bool literal = false;
+  std::uint16_t port = 25;
+  if (!splitHostPort(domain.host, host, literal, port)) {
+    endpoints.failure =
+        failure(451, "4.3.5", "local domain " + domain.name + " has a bad mailbox server host");
+    return endpoints;
+  }
+  if (literal || isIpAddress(host)) {
+    endpoints.hosts.push_back(smtp::ClientEndpoint{host, host, port});
+    return endpoints;
+  }
+  bool any_temporary = false;
+  std::string last_reason;
+  addHost(resolver, host, port, endpoints, any_temporary, last_reason);
+  // Our own mailbox server without an address is a problem of ours: wait for it to be fixed.
+  if (endpoints.hosts.empty()) endpoints.failure = failure(451, "4.4.3", last_reason);
+  return endpoints;
+}
+
+bool onThisMachine(const LocalDomain& domain) {
+  if (domain.host.starts_with(kUnixSocketPrefix)) return true;
+  std::string host;
+  bool literal = false;
+  std::uint16_t port = 25;
+  return splitHostPort(domain.host, host, literal, port) && isLoopbackAddress(host);
+}
+
 }  // namespace
+
+void applyMailboxServer(const LocalDomain& domain, bool require_tls,
+                        smtp::ClientSettings& settings, smtp::OutboundMessage& message) {
+  const bool lmtp = domain.delivery == "lmtp";
+  settings.protocol = lmtp ? smtp::Protocol::lmtp : smtp::Protocol::smtp;
+  settings.tls = domain.tls;
+  if (require_tls) {
+    if (lmtp) {
+      message.require_tls = false;
+      if (!onThisMachine(domain) && settings.tls < TlsLevel::verify) settings.tls = TlsLevel::verify;
+    } else if (settings.tls < TlsLevel::verify) {
+      settings.tls = TlsLevel::verify;
+    }
+  }
+  settings.auth_user.clear();
+  settings.auth_password.clear();
+  if (!domain.auth_user.empty()) {
+    settings.auth_user = domain.auth_user;
+    std::ifstream file(domain.auth_password_file);
+    std::getline(file, settings.auth_password);
+  }
+}
 
 Route routeFor(const Config& config, std::string_view domain) {
   Route route;
   const std::string lower = asciiLower(domain);
-  if (config.isLocalDomain(lower)) {
-    route.local = true;
-    route.destination = lower;
+  if (const LocalDomain* local = config.localDomain(lower)) {
+    if (local->delivery == "maildir") {
+      route.local = true;
+      route.destination = lower;
+      return route;
+    }
+    route.mailbox_server = local;
+    route.tls = local->tls;
+    route.destination = "[" + local->host + "]";
     return route;
   }
   std::size_t best = 0;
@@ -98,6 +186,7 @@ Route routeFor(const Config& config, std::string_view domain) {
 
 Endpoints resolveEndpoints(dns::Resolver& resolver, const Config& config, const Route& route,
                            std::string_view domain) {
+  if (route.mailbox_server) return mailboxEndpoints(resolver, config, *route.mailbox_server);
   Endpoints endpoints;
   bool any_temporary = false;
   std::string last_reason;

@@ -1,6 +1,7 @@
-// Where a recipient's mail goes (RFC 5321 5.1): a local domain, a send connector (smart host or
-// MX with its own TLS level), or MX with the default level; and the hosts to try, in order, with
-// the implicit MX (a domain without MX records is its own host) and the null MX (RFC 7505).
+// Where a recipient's mail goes (RFC 5321 5.1): a local domain (Maildir, or its mailbox server by
+// LMTP, RFC 2033, or SMTP), a send connector (smart host or MX with its own TLS level), or MX with
+// the default level; and the hosts to try, in order, with the implicit MX (a domain without MX
+// records is its own host) and the null MX (RFC 7505).
 // Domains come from the envelope (untrusted); DNS answers are untrusted.
 #pragma once
 
@@ -16,10 +17,13 @@
 namespace bulwark::queue {
 
 struct Route {
-  bool local = false;
+  bool local = false;                          // Maildir delivery here
+  // A local domain handed to its mailbox server (delivery "lmtp"/"smtp"): no MX lookup.
+  const LocalDomain* mailbox_server = nullptr;
   const SendConnector* connector = nullptr;  // null: default MX delivery
   TlsLevel tls = TlsLevel::opportunistic;
-  // Grouping and concurrency key: the smart host, or the recipient domain for MX delivery.
+  // Grouping and concurrency key: the smart host or mailbox server, or the recipient domain for
+  // MX delivery.
   std::string destination;
 };
 
@@ -35,5 +39,13 @@ struct Endpoints {
 
 Endpoints resolveEndpoints(dns::Resolver& resolver, const Config& config, const Route& route,
                            std::string_view domain);
+
+// How to talk to a local domain's mailbox server: LMTP or SMTP, its TLS level and login. A
+// REQUIRETLS message (RFC 8689) keeps its requirement: over SMTP, a relay hop, exactly as for any
+// next hop (verify, and REQUIRETLS passed on); over LMTP, final delivery (RFC 8689 4.3), it needs
+// verify unless the server is on this machine (a unix socket or a loopback address), and the
+// REQUIRETLS parameter is not passed on.
+void applyMailboxServer(const LocalDomain& domain, bool require_tls,
+                        smtp::ClientSettings& settings, smtp::OutboundMessage& message);
 
 }  // namespace bulwark::queue

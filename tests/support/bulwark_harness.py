@@ -33,7 +33,8 @@ def hash_password(password):
 
 class BulwarkServer:
     """One server process. `connectors` is a list of TOML tables (strings without the header)
-    for [[receive_connector]]; listen addresses should use port 0."""
+    for [[receive_connector]]; listen addresses should use port 0. `local_domains` holds names,
+    or whole [[local_domain]] tables (strings without the header)."""
 
     def __init__(self, connectors=None, extra="", users=None, data_dir=None, local_domains=None):
         self.owned_dir = data_dir is None
@@ -52,7 +53,8 @@ class BulwarkServer:
         for connector in self.connectors:
             parts += ["[[receive_connector]]", connector, ""]
         for domain in self.local_domains:
-            parts += ["[[local_domain]]", f'name = "{domain}"', ""]
+            # A bare name is a Maildir domain; text with "=" is the whole table (other deliveries).
+            parts += ["[[local_domain]]", domain if "=" in domain else f'name = "{domain}"', ""]
         for name, password in self.users.items():
             parts += ["[[user]]", f'name = "{name}"', f'password_hash = "{hash_password(password)}"', ""]
         with open(self.config_path, "w") as handle:

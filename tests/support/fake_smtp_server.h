@@ -1,5 +1,5 @@
-// A scripted SMTP server for client tests: listens on 127.0.0.1 port 0, accepts one connection on
-// its own thread and runs the test's script (a function over FakeSmtpConnection) against it.
+// A scripted SMTP (or LMTP) server for client tests: listens on 127.0.0.1 port 0, or on a unix
+// socket path, accepts one connection on its own thread and runs the test's script (a function over FakeSmtpConnection) against it.
 // The script sends replies, reads command lines and message data, and may switch to TLS with a
 // certificate file (net::makeServerTlsContext). Everything the client sent is kept in a
 // transcript (clear and TLS bytes alike, as plain text) for the test to check afterwards.
@@ -14,10 +14,13 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -170,6 +173,24 @@ class FakeSmtpServer {
     thread_ = std::thread([this] { serve(); });
   }
 
+  // The same on a unix socket at `socket_path` (removed again by join()).
+  FakeSmtpServer(Script script, std::filesystem::path socket_path,
+                 std::chrono::seconds receive_timeout = std::chrono::seconds(10))
+      : script_(std::move(script)),
+        receive_timeout_(receive_timeout),
+        socket_path_(std::move(socket_path)) {
+    listener_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    const std::string path = socket_path_.string();
+    std::memcpy(address.sun_path, path.c_str(),
+                std::min(path.size(), sizeof address.sun_path - 1));
+    ::unlink(path.c_str());
+    ::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    ::listen(listener_, 4);
+    thread_ = std::thread([this] { serve(); });
+  }
+
   ~FakeSmtpServer() { join(); }
   FakeSmtpServer(const FakeSmtpServer&) = delete;
   FakeSmtpServer& operator=(const FakeSmtpServer&) = delete;
@@ -183,6 +204,7 @@ class FakeSmtpServer {
       ::close(listener_);
       listener_ = -1;
     }
+    if (!socket_path_.empty()) ::unlink(socket_path_.c_str());
   }
   std::string transcript() const { return transcript_; }
   bool connected() const { return connected_; }
@@ -212,6 +234,7 @@ class FakeSmtpServer {
 
   Script script_;
   std::chrono::seconds receive_timeout_;
+  std::filesystem::path socket_path_;  // empty: TCP
   int listener_ = -1;
   std::uint16_t port_ = 0;
   std::thread thread_;

@@ -8,6 +8,8 @@
 // Failure codes we make up ourselves follow RFC 3463: 4.4.1 no answer from host, 4.4.2 bad
 // connection, 4.7.5 cryptographic failure (TLS missing, handshake or certificate), 4.7.10
 // REQUIRETLS not supported (RFC 8689 5), 4.7.11 encryption needed for authentication.
+// LMTP (RFC 2033) to a mailbox server, over TCP or a unix socket: LHLO (4.1) instead of EHLO, and
+// after the end of data one reply per accepted recipient, in RCPT order (4.2).
 // Limits: no CHUNKING/BDAT (DATA always works); an 8-bit body goes out as is to a server without
 // 8BITMIME (no conversion to 7 bit yet); one SSL_CTX per attempt (no session resumption).
 #include "smtp/client/smtp_client.h"
@@ -24,6 +26,7 @@
 #include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -143,6 +146,7 @@ class Connection {
   Connection& operator=(const Connection&) = delete;
 
   std::optional<IoError> connect();
+  std::optional<IoError> connectUnix();
   std::optional<IoError> write(std::string_view bytes);
   // Reads one whole reply within `timeout`.
   std::variant<Reply, IoError> readReply(std::chrono::seconds timeout);
@@ -185,7 +189,26 @@ bool Connection::waitFor(short events, Clock::time_point deadline, IoError& erro
   }
 }
 
+// A local socket (LMTP to a mailbox server on this machine). Linux connects a unix stream socket
+// at once or not at all (EAGAIN when the listener's backlog is full): every failure is final here,
+// and the queue tries again later.
+std::optional<IoError> Connection::connectUnix() {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (endpoint_.unix_socket.size() >= sizeof address.sun_path) {
+    return IoError{false, "socket path '" + endpoint_.unix_socket + "' is too long"};
+  }
+  std::memcpy(address.sun_path, endpoint_.unix_socket.data(), endpoint_.unix_socket.size());
+  descriptor_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (descriptor_ < 0) return IoError{false, std::string("socket: ") + std::strerror(errno)};
+  if (::connect(descriptor_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    return IoError{false, std::strerror(errno)};
+  }
+  return std::nullopt;
+}
+
 std::optional<IoError> Connection::connect() {
+  if (!endpoint_.unix_socket.empty()) return connectUnix();
   sockaddr_storage storage{};
   socklen_t length = 0;
   std::string address = endpoint_.address;
@@ -516,9 +539,11 @@ class Attempt {
     return settings_.tls;
   }
   std::string hostText() const {
+    if (!endpoint_.unix_socket.empty()) return "unix:" + endpoint_.unix_socket;
     return (endpoint_.host.empty() ? endpoint_.address : endpoint_.host) + " [" +
            endpoint_.address + "]:" + std::to_string(endpoint_.port);
   }
+  bool lmtp() const { return settings_.protocol == Protocol::lmtp; }
   // Sends `bytes`; on failure records a transient session reply.
   bool send(std::string_view bytes, const char* stage);
   // Reads a reply; on failure records a transient session reply and returns nullopt.
@@ -531,6 +556,7 @@ class Attempt {
   bool authenticate();
   bool checkMessageAgainstCapabilities();
   void transaction();
+  void readLmtpReplies();
   void courtesy(const char* command);
   std::string mailCommand() const;
   std::string recipientCommand(const OutboundRecipient& recipient) const;
@@ -572,8 +598,10 @@ std::optional<Reply> Attempt::receive(const char* stage, std::chrono::seconds ti
 }
 
 bool Attempt::hello(bool allow_helo) {
-  if (!send("EHLO " + settings_.helo_name + "\r\n", "EHLO")) return false;
-  auto reply = receive("EHLO");
+  // RFC 2033 4.1: LHLO is EHLO's LMTP name, and LMTP has no HELO.
+  const char* const verb = lmtp() ? "LHLO" : "EHLO";
+  if (!send(std::string(verb) + " " + settings_.helo_name + "\r\n", verb)) return false;
+  auto reply = receive(verb);
   if (!reply) return false;
   if (reply->code / 100 == 2) {
     capabilities_ = parseEhloCapabilities(*reply);
@@ -581,7 +609,7 @@ bool Attempt::hello(bool allow_helo) {
   }
   // RFC 5321 3.2: an old server answers EHLO with 5xx; HELO then gives a session without any
   // extension, which is only acceptable when nothing needs STARTTLS.
-  if (reply->code / 100 == 5 && allow_helo) {
+  if (reply->code / 100 == 5 && allow_helo && !lmtp()) {
     if (!send("HELO " + settings_.helo_name + "\r\n", "HELO")) return false;
     auto helo = receive("HELO");
     if (!helo) return false;
@@ -851,12 +879,56 @@ void Attempt::transaction() {
                      [&](std::string_view chunk) { return send(chunk, "message data"); })) {
     return;
   }
+  if (lmtp()) {
+    readLmtpReplies();
+    return;
+  }
   auto final_reply = receive("end of data");
   if (!final_reply) return;
   for (auto& reply : recipient_replies_) {
     if (!reply) reply = *final_reply;
   }
   result_.session = std::move(*final_reply);
+}
+
+// RFC 2033 4.2: one reply per recipient whose RCPT succeeded, in RCPT order; each is that
+// recipient's final answer. When the server stops answering, the recipients still waiting get
+// the transient session failure (they may have been delivered: a retry risks a duplicate, never a
+// loss), while those already answered keep their replies.
+void Attempt::readLmtpReplies() {
+  bool lost = false;
+  for (auto& reply : recipient_replies_) {
+    if (reply) continue;  // refused at RCPT: the server says nothing more about it
+    if (!lost) {
+      if (auto answer = receive("end of data")) {
+        reply = std::move(*answer);
+        continue;
+      }
+      lost = true;  // receive() made the failure the session reply
+    }
+    reply = result_.session;
+  }
+  // The session reply decides whether the queue reads the recipients' replies (2xx/5xx) or
+  // retries them all (4xx): a server's 2xx or 5xx for any recipient settles that recipient.
+  const std::optional<Reply>* settled = nullptr;
+  for (const auto& reply : recipient_replies_) {
+    if (reply->code / 100 == 2) {
+      settled = &reply;
+      break;
+    }
+    if (reply->code / 100 == 5 && settled == nullptr) settled = &reply;
+  }
+  if (settled != nullptr) {
+    result_.session = **settled;
+  } else if (!lost) {
+    // Every reply after the data was a 4xx: the first stands for the attempt.
+    for (const auto& reply : recipient_replies_) {
+      if (reply->code / 100 == 4) {
+        result_.session = *reply;
+        break;
+      }
+    }
+  }
 }
 
 void Attempt::courtesy(const char* command) {
@@ -881,8 +953,10 @@ void Attempt::finishRecipients() {
 AttemptResult Attempt::run() {
   HopEvidence& evidence = result_.evidence;
   evidence.host = endpoint_.host;
-  evidence.address = endpoint_.address;
-  evidence.port = endpoint_.port;
+  evidence.address =
+      endpoint_.unix_socket.empty() ? endpoint_.address : "unix:" + endpoint_.unix_socket;
+  evidence.port = endpoint_.unix_socket.empty() ? endpoint_.port : 0;
+  evidence.protocol = settings_.protocol;
   evidence.required = effectiveLevel();
   evidence.verification = "none";
   if (message_.recipients.empty()) {

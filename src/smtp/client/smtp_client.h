@@ -1,7 +1,8 @@
 // The outbound SMTP client (RFC 5321 client side, RFC 3207 STARTTLS, RFC 2920 PIPELINING,
 // RFC 1870 SIZE, RFC 6152 8BITMIME, RFC 6531 SMTPUTF8, RFC 3461 DSN, RFC 8689 REQUIRETLS, RFC 4954
-// AUTH PLAIN): one delivery attempt of one message to one host, with the TLS level the caller
-// resolved. Everything the server sends is untrusted. Blocking: runs on a delivery worker thread.
+// AUTH PLAIN), or the same dialogue as LMTP (RFC 2033) to a mailbox server: one delivery attempt of
+// one message to one host, with the TLS level the caller resolved. Everything the server sends is
+// untrusted. Blocking: runs on a delivery worker thread.
 #pragma once
 
 #include "common/config.h"
@@ -37,9 +38,16 @@ struct ClientEndpoint {
   std::string host;          // name used for certificate checks and SNI (MX name, smart host)
   std::string address;       // IP to connect to
   std::uint16_t port = 25;
+  std::string unix_socket;   // when set: connect to this local socket path instead (LMTP)
+};
+
+enum class Protocol {
+  smtp,  // EHLO (HELO fallback), one reply to the end of data for all recipients
+  lmtp,  // RFC 2033: LHLO, and after the end of data one reply per accepted recipient
 };
 
 struct ClientSettings {
+  Protocol protocol = Protocol::smtp;
   std::string helo_name;                  // our hostname
   TlsLevel tls = TlsLevel::opportunistic;
   std::filesystem::path ca_file;          // for verify; empty: OpenSSL's default paths
@@ -60,6 +68,7 @@ struct HopEvidence {
   std::string peer_subject;         // peer certificate subject, one line
   std::string peer_fingerprint;     // SHA-256 of the DER certificate, hex with colons
   std::string verification;         // "pkix" (chain and name checked), "none" (not checked)
+  Protocol protocol = Protocol::smtp;  // address is "unix:/path" (port 0) for a local socket
 };
 
 struct AttemptResult {
@@ -67,7 +76,10 @@ struct AttemptResult {
   // connection) applies to every recipient without its own reply. 250 when the message went out.
   Reply session;
   // One reply per recipient of the request, in order: the RCPT reply when it was refused, else
-  // the reply to the end of data. Empty when the attempt failed before RCPT.
+  // the reply to the end of data (LMTP: that recipient's own reply; when the server went away
+  // before giving it, a 4xx). Empty when the attempt failed before RCPT. With LMTP, `session` is
+  // the first 2xx (else 5xx) reply to the end of data when there is one, so that the recipients'
+  // own replies count even if the connection broke before the last of them.
   std::vector<Reply> recipients;
   HopEvidence evidence;
 };

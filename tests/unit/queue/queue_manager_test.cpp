@@ -15,6 +15,8 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
+#include <mutex>
 #include <thread>
 #include <fstream>
 #include <sstream>
@@ -256,6 +258,126 @@ TEST_F(QueueManagerTest, NullMxAndMissingDomainBounceWithoutAnAttempt) {
   ASSERT_EQ(bounces.size(), 1u);
   EXPECT_NE(bounces[0].find("Status: 5.1.10"), std::string::npos);
   EXPECT_NE(bounces[0].find("Status: 5.1.2"), std::string::npos);
+}
+
+// A local domain with delivery "lmtp"/"smtp" goes to its mailbox server: no MX lookup, one
+// connection for the domain's recipients, per-recipient outcomes as for any next hop.
+LocalDomain mailboxDomain(std::string name, std::string delivery, std::string host) {
+  LocalDomain domain;
+  domain.name = std::move(name);
+  domain.delivery = std::move(delivery);
+  domain.host = std::move(host);
+  return domain;
+}
+
+TEST_F(QueueManagerTest, LmtpLocalDomainGoesToItsMailboxServerWithoutMx) {
+  config_.local_domains.push_back(mailboxDomain("lmtp.test", "lmtp", "127.0.0.1:24"));
+  send("alice@example.test", {to("a@lmtp.test"), to("bob@remote.test"), to("b@LMTP.test")});
+  auto attempts = transport_.attempts();
+  ASSERT_EQ(attempts.size(), 2u) << "one connection to the mailbox server, one by MX";
+  const auto& lmtp = attempts[0].endpoint.port == 24 ? attempts[0] : attempts[1];
+  EXPECT_EQ(lmtp.endpoint.address, "127.0.0.1");
+  EXPECT_EQ(lmtp.settings.protocol, smtp::Protocol::lmtp);
+  EXPECT_EQ(lmtp.settings.tls, TlsLevel::none);
+  EXPECT_EQ(lmtp.recipients, (std::vector<std::string>{"a@lmtp.test", "b@LMTP.test"}));
+  EXPECT_EQ(attempts[0].endpoint.port == 24 ? attempts[1].settings.protocol
+                                            : attempts[0].settings.protocol,
+            smtp::Protocol::smtp);
+  EXPECT_TRUE(maildir("a", "lmtp.test").empty()) << "never written to Maildir as well";
+  EXPECT_EQ(trace_.withStatus("delivered").size(), 3u);
+}
+
+TEST_F(QueueManagerTest, LmtpPerRecipientOutcomesRetryOnlyTheTransientOne) {
+  config_.local_domains.push_back(mailboxDomain("lmtp.test", "lmtp", "unix:/run/test/lmtp"));
+  std::atomic<int> attempts{0};
+  transport_.script = [&](const smtp::ClientEndpoint&, const smtp::OutboundMessage& message) {
+    smtp::AttemptResult result;
+    result.session = smtp::Reply{250, "2.0.0", {"saved"}};
+    const bool first = ++attempts == 1;  // the mailbox is over quota only the first time
+    for (const auto& recipient : message.recipients) {
+      if (recipient.address.starts_with("full") && first) {
+        result.recipients.push_back(smtp::Reply{452, "4.2.2", {"over quota"}});
+      } else if (recipient.address.starts_with("gone")) {
+        result.recipients.push_back(smtp::Reply{550, "5.1.1", {"no such mailbox"}});
+      } else {
+        result.recipients.push_back(smtp::Reply{250, "2.0.0", {"saved"}});
+      }
+    }
+    return result;
+  };
+  auto id = send("alice@example.test",
+                 {to("ok@lmtp.test"), to("full@lmtp.test"), to("gone@lmtp.test")});
+  ASSERT_EQ(transport_.attempts().size(), 1u);
+  const smtp::ClientEndpoint endpoint = transport_.attempts()[0].endpoint;
+  EXPECT_EQ(endpoint.unix_socket, "/run/test/lmtp");
+  EXPECT_EQ(endpoint.host, "mx.example.test") << "a local socket is on this machine";
+  auto loaded = spool_->load(id);
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->envelope.recipients[0].status, RecipientStatus::delivered);
+  EXPECT_EQ(loaded->envelope.recipients[1].status, RecipientStatus::pending);
+  EXPECT_EQ(loaded->envelope.recipients[2].status, RecipientStatus::failed);
+  auto bounces = maildir("alice");
+  ASSERT_EQ(bounces.size(), 1u);
+  EXPECT_NE(bounces[0].find("Final-Recipient: rfc822; gone@lmtp.test"), std::string::npos);
+
+  passTime(seconds(300));
+  ASSERT_EQ(transport_.attempts().size(), 2u);
+  EXPECT_EQ(transport_.attempts()[1].recipients, std::vector<std::string>{"full@lmtp.test"});
+  EXPECT_FALSE(queued(id)) << "delivered on the retry";
+  EXPECT_EQ(trace_.withStatus("delivered").size(), 3u) << "ok, the bounce to alice, then full";
+}
+
+TEST_F(QueueManagerTest, MailboxServerTlsAndRequireTls) {
+  config_.local_domains.push_back(mailboxDomain("near.test", "lmtp", "[::1]:24"));
+  config_.local_domains.push_back(mailboxDomain("far.test", "lmtp", "mailbox.far.test:24"));
+  LocalDomain relayed = mailboxDomain("relayed.test", "smtp", "127.0.0.1:2525");
+  relayed.auth_user = "bulwark";
+  relayed.auth_password_file = root_ / "password";
+  relayed.tls = TlsLevel::required;
+  config_.local_domains.push_back(relayed);
+  resolver_.address_records["mailbox.far.test"] = {"192.0.2.24"};
+  std::filesystem::create_directories(root_);
+  std::ofstream(root_ / "password") << "secret\n";
+  std::map<std::string, bool> requiretls_passed_on;
+  std::mutex mutex;
+  transport_.script = [&](const smtp::ClientEndpoint& endpoint,
+                          const smtp::OutboundMessage& message) {
+    std::lock_guard lock(mutex);
+    requiretls_passed_on[endpoint.address] = message.require_tls;
+    return FakeTransport::answer(message, smtp::Reply{250, "2.0.0", {"OK"}});
+  };
+  send("alice@example.test", {to("a@near.test"), to("b@far.test"), to("c@relayed.test")},
+       /*require_tls=*/true);
+  auto attempts = transport_.attempts();
+  ASSERT_EQ(attempts.size(), 3u);
+  for (const auto& attempt : attempts) {
+    if (attempt.endpoint.address == "::1") {
+      // Final delivery on this machine (RFC 8689 4.3): no network to protect.
+      EXPECT_EQ(attempt.settings.tls, TlsLevel::none);
+      EXPECT_FALSE(requiretls_passed_on[attempt.endpoint.address]);
+    } else if (attempt.endpoint.address == "192.0.2.24") {
+      EXPECT_EQ(attempt.settings.tls, TlsLevel::verify) << "LMTP across the network";
+      EXPECT_EQ(attempt.endpoint.host, "mailbox.far.test");
+      EXPECT_FALSE(requiretls_passed_on[attempt.endpoint.address]);
+    } else {
+      EXPECT_EQ(attempt.endpoint.address, "127.0.0.1");
+      EXPECT_EQ(attempt.settings.protocol, smtp::Protocol::smtp);
+      EXPECT_EQ(attempt.settings.tls, TlsLevel::verify) << "an SMTP hop: REQUIRETLS as anywhere";
+      EXPECT_TRUE(requiretls_passed_on[attempt.endpoint.address]);
+      EXPECT_EQ(attempt.settings.auth_user, "bulwark");
+      EXPECT_EQ(attempt.settings.auth_password, "secret");
+    }
+  }
+}
+
+TEST_F(QueueManagerTest, MailboxServerWithoutAnAddressDefers) {
+  config_.local_domains.push_back(mailboxDomain("lmtp.test", "lmtp", "mailbox.lmtp.test:24"));
+  auto id = send("alice@example.test", {to("a@lmtp.test")});
+  EXPECT_TRUE(transport_.attempts().empty());
+  auto loaded = spool_->load(id);
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->state, QueueState::deferred) << "our own server: wait, never bounce at once";
+  EXPECT_TRUE(maildir("alice").empty());
 }
 
 TEST_F(QueueManagerTest, ImplicitMxAndTemporaryDnsFailure) {
