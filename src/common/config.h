@@ -90,6 +90,7 @@ struct DeliverySettings {
   std::vector<std::string> dns_forwarders;      // "127.0.0.1@5353"; empty: /etc/resolv.conf
   std::filesystem::path dns_trust_anchor;       // DNSSEC anchor file; empty: system root anchor
   std::vector<std::string> dns_records;         // local zone-file records (tests, offline sites)
+  bool chunking = true;                         // BDAT when the next hop offers CHUNKING (RFC 3030)
 };
 
 struct User {

@@ -50,7 +50,7 @@ constexpr std::array<std::string_view, 7> kConnectorKeys = {
 constexpr std::array<std::string_view, 6> kLocalDomainKeys = {
     "name", "delivery", "host", "tls", "auth_user", "auth_password_file"};
 constexpr std::array<std::string_view, 2> kUserKeys = {"name", "password_hash"};
-constexpr std::array<std::string_view, 9> kDeliveryKeys = {"tls",
+constexpr std::array<std::string_view, 10> kDeliveryKeys = {"tls",
                                                            "port",
                                                            "ca_file",
                                                            "connect_timeout_seconds",
@@ -58,7 +58,8 @@ constexpr std::array<std::string_view, 9> kDeliveryKeys = {"tls",
                                                            "max_connections_per_destination",
                                                            "dns_forwarders",
                                                            "dns_trust_anchor",
-                                                           "dns_records"};
+                                                           "dns_records",
+                                                           "chunking"};
 constexpr std::array<std::string_view, 6> kSendConnectorKeys = {
     "name", "domains", "smart_host", "tls", "auth_user", "auth_password_file"};
 
@@ -137,7 +138,7 @@ constexpr std::string_view kTopLevelHint =
     "it is a top-level key: move it above the first [table] or [[array]] header";
 constexpr std::string_view kDeliveryHint = "it belongs in the [delivery] table";
 constexpr std::string_view kSendConnectorHint = "it belongs in a [[send_connector]] table";
-const std::array<MisplacedKey, 30> kMisplacedKeys = {{
+const std::array<MisplacedKey, 31> kMisplacedKeys = {{
     {"hostname", kTopLevelHint},
     {"data_dir", kTopLevelHint},
     {"log_level", kTopLevelHint},
@@ -155,6 +156,7 @@ const std::array<MisplacedKey, 30> kMisplacedKeys = {{
     {"dns_forwarders", kDeliveryHint},
     {"dns_trust_anchor", kDeliveryHint},
     {"dns_records", kDeliveryHint},
+    {"chunking", kDeliveryHint},
     {"domains", kSendConnectorHint},
     {"smart_host", kSendConnectorHint},
     {"auth_user", kSendConnectorHint},
@@ -1001,6 +1003,7 @@ class Loader {
             delivery.dns_records.push_back(text);
           }
         });
+    if (auto chunking = readBool(table, "chunking", path)) delivery.chunking = *chunking;
   }
 
   void loadSendConnector(const toml::table& table, const std::string& path) {

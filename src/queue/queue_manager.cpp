@@ -74,6 +74,9 @@ std::string evidenceText(const smtp::HopEvidence& evidence) {
     if (!evidence.peer_subject.empty()) text += " certificate=\"" + evidence.peer_subject + "\"";
     if (!evidence.peer_fingerprint.empty()) text += " sha256=" + evidence.peer_fingerprint;
   }
+  // How the content went (DATA or BDAT), and whether it was converted to 7 bit (RFC 6152 3).
+  if (!evidence.transfer.empty()) text += " transfer=" + evidence.transfer;
+  if (evidence.converted_to_7bit) text += " converted=7bit";
   return text;
 }
 
@@ -327,6 +330,7 @@ void QueueManager::deliverRemote(QueuedMessage& message, const std::string& data
   settings.ca_file = config_.delivery.ca_file;
   settings.connect_timeout = std::chrono::seconds(config_.delivery.connect_timeout_seconds);
   settings.command_timeout = std::chrono::seconds(config_.delivery.command_timeout_seconds);
+  settings.chunking = config_.delivery.chunking;
   if (route.connector && !route.connector->auth_user.empty()) {
     settings.auth_user = route.connector->auth_user;
     std::ifstream file(route.connector->auth_password_file);

@@ -1,7 +1,8 @@
 // A scripted SMTP (or LMTP) server for client tests: listens on 127.0.0.1 port 0, or on a unix
-// socket path, accepts one connection on its own thread and runs the test's script (a function over FakeSmtpConnection) against it.
-// The script sends replies, reads command lines and message data, and may switch to TLS with a
-// certificate file (net::makeServerTlsContext). Everything the client sent is kept in a
+// socket path, accepts one connection on its own thread and runs the test's script (a function
+// over FakeSmtpConnection) against it. The script sends replies, reads command lines, message data
+// and BDAT chunks, and may switch to TLS with a certificate file (net::makeServerTlsContext).
+// Everything the client sent is kept in a
 // transcript (clear and TLS bytes alike, as plain text) for the test to check afterwards.
 // Blocking sockets with a receive timeout, so a client that stops talking fails the test instead
 // of hanging it. Test-only: no limits, trusts its input.
@@ -83,6 +84,15 @@ class FakeSmtpConnection {
       }
       if (!fill()) return {};
     }
+  }
+
+  // Exactly `count` octets as sent (a BDAT chunk); fewer when the client went away first.
+  std::string readBytes(std::size_t count) {
+    while (pending_.size() < count && fill()) {
+    }
+    std::string bytes = pending_.substr(0, std::min(count, pending_.size()));
+    pending_.erase(0, bytes.size());
+    return bytes;
   }
 
   // Server side of STARTTLS (after the script sent its 220). False when the handshake failed.

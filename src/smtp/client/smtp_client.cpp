@@ -1,17 +1,19 @@
 // One outbound delivery attempt (RFC 5321 3 and 4, client side), blocking, on POSIX sockets and
 // OpenSSL: STARTTLS (RFC 3207) at the caller's TLS level (DESIGN.md "TLS policy": a requirement
 // that cannot be met defers, never downgrades), AUTH PLAIN over TLS only (RFC 4954, RFC 4616),
-// PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152), SMTPUTF8 (RFC 6531 3.4), DSN
-// parameters (RFC 3461 4), REQUIRETLS (RFC 8689 4.1). Every byte from the server is untrusted:
+// PIPELINING (RFC 2920), SIZE (RFC 1870), 8BITMIME (RFC 6152; 8-bit content converted to 7 bit
+// for a server without it, 3), CHUNKING (RFC 3030), SMTPUTF8 (RFC 6531 3.4), DSN parameters
+// (RFC 3461 4), REQUIRETLS (RFC 8689 4.1). Every byte from the server is untrusted:
 // replies go through ReplyReader's limits, and bytes received ahead of the TLS handshake fail the
 // attempt (response injection).
 // Failure codes we make up ourselves follow RFC 3463: 4.4.1 no answer from host, 4.4.2 bad
 // connection, 4.7.5 cryptographic failure (TLS missing, handshake or certificate), 4.7.10
-// REQUIRETLS not supported (RFC 8689 5), 4.7.11 encryption needed for authentication.
+// REQUIRETLS not supported (RFC 8689 5), 4.7.11 encryption needed for authentication, 5.6.3
+// conversion to 7 bit required but not possible.
 // LMTP (RFC 2033) to a mailbox server, over TCP or a unix socket: LHLO (4.1) instead of EHLO, and
 // after the end of data one reply per accepted recipient, in RCPT order (4.2).
-// Limits: no CHUNKING/BDAT (DATA always works); an 8-bit body goes out as is to a server without
-// 8BITMIME (no conversion to 7 bit yet); one SSL_CTX per attempt (no session resumption).
+// Limits: BDAT chunks go one at a time (each waits for its reply); no BINARYMIME; one SSL_CTX per
+// attempt (no session resumption).
 #include "smtp/client/smtp_client.h"
 
 #include <arpa/inet.h>
@@ -42,6 +44,7 @@
 #include "net/openssl_errors.h"
 #include "net/tls_context.h"
 #include "smtp/client/reply_reader.h"
+#include "smtp/client/wire_body.h"
 
 namespace bulwark::smtp {
 namespace {
@@ -554,6 +557,12 @@ class Attempt {
   bool hello(bool allow_helo);
   bool negotiateTls();
   bool authenticate();
+  // Decides the bytes of the message on the wire (BDAT or DATA, 7-bit conversion); false when
+  // the message cannot go to this server (5.6.3).
+  bool prepareBody();
+  bool useChunking() const { return settings_.chunking && capabilities_.has("CHUNKING"); }
+  // Every BDAT chunk, and the replies to all but the last (RFC 3030 2, 4.2).
+  bool sendChunks();
   bool checkMessageAgainstCapabilities();
   void transaction();
   void readLmtpReplies();
@@ -570,6 +579,7 @@ class Attempt {
   ServerCapabilities capabilities_;
   AttemptResult result_;
   std::vector<std::optional<Reply>> recipient_replies_;
+  std::optional<WireBody> body_;  // set by prepareBody
   bool connected_ = false;
   bool usable_ = false;  // the SMTP dialogue is in a state where QUIT makes sense
 };
@@ -739,20 +749,39 @@ bool Attempt::authenticate() {
   return false;
 }
 
-bool Attempt::checkMessageAgainstCapabilities() {
-  // RFC 1870 5: no point sending what the server said it would refuse.
-  if (capabilities_.has("SIZE") && capabilities_.size_limit > 0 &&
-      message_.data.size() > capabilities_.size_limit) {
-    fail(localReply(552, "5.3.4",
-                    "message size " + std::to_string(message_.data.size()) +
-                        " exceeds the limit of host " + hostText() + " (" +
-                        std::to_string(capabilities_.size_limit) + " bytes)"));
+bool Attempt::prepareBody() {
+  auto body = prepareWireBody(message_.data, message_.body_type == "8BITMIME",
+                              capabilities_.has("8BITMIME"), useChunking());
+  if (!body) {
+    // RFC 6152 3: the client may return the message rather than send 8-bit octets; conversion
+    // failed, so it must. Another host of the same domain would get the same answer.
+    fail(makeReply(ReplyKind::conversion_not_possible,
+                   "message has 8-bit content, host " + hostText() +
+                       " does not offer 8BITMIME, and conversion to 7 bit is not possible: " +
+                       body.error().message));
     return false;
   }
+  body_ = std::move(*body);
+  result_.evidence.converted_to_7bit = body_->converted();
+  return true;
+}
+
+bool Attempt::checkMessageAgainstCapabilities() {
   if (message_.smtputf8 && !capabilities_.has("SMTPUTF8")) {
     // RFC 6531 3.4: an internationalised message cannot go to a server without SMTPUTF8.
     fail(localReply(553, "5.6.7",
                     "message needs SMTPUTF8, which host " + hostText() + " does not offer"));
+    return false;
+  }
+  if (!prepareBody()) return false;
+  // RFC 1870 5: no point sending what the server said it would refuse (the size on the wire,
+  // after any conversion).
+  const std::size_t size = body_->bytes().size();
+  if (capabilities_.has("SIZE") && capabilities_.size_limit > 0 &&
+      size > capabilities_.size_limit) {
+    fail(localReply(552, "5.3.4",
+                    "message size " + std::to_string(size) + " exceeds the limit of host " +
+                        hostText() + " (" + std::to_string(capabilities_.size_limit) + " bytes)"));
     return false;
   }
   return true;
@@ -760,8 +789,8 @@ bool Attempt::checkMessageAgainstCapabilities() {
 
 std::string Attempt::mailCommand() const {
   std::string command = "MAIL FROM:<" + message_.sender + ">";
-  if (capabilities_.has("SIZE")) command += " SIZE=" + std::to_string(message_.data.size());
-  if (message_.body_type == "8BITMIME" && capabilities_.has("8BITMIME")) {
+  if (capabilities_.has("SIZE")) command += " SIZE=" + std::to_string(body_->bytes().size());
+  if (body_->eightBit() && capabilities_.has("8BITMIME")) {
     command += " BODY=8BITMIME";
   }
   if (message_.smtputf8) command += " SMTPUTF8";
@@ -797,6 +826,10 @@ std::string Attempt::recipientCommand(const OutboundRecipient& recipient) const 
 void Attempt::transaction() {
   const std::size_t count = message_.recipients.size();
   const bool pipelining = capabilities_.has("PIPELINING");
+  // With CHUNKING the content goes only after the RCPT replies: no byte of it is sent when every
+  // recipient is refused, each BDAT reply is about the content alone, and the round trips are
+  // those of pipelined DATA (whose 354 also needs one).
+  const bool chunking = useChunking();
   const std::string mail = mailCommand();
   std::vector<std::string> recipients;
   for (const auto& recipient : message_.recipients) {
@@ -808,10 +841,11 @@ void Attempt::transaction() {
   std::size_t accepted = 0;
   std::optional<Reply> data_reply;
   if (pipelining) {
-    // RFC 2920 3.1: MAIL, the RCPTs and DATA form one group; the replies come back in order.
+    // RFC 2920 3.1: MAIL, the RCPTs and DATA (not BDAT, see above) form one group; the replies
+    // come back in order.
     std::string group = mail;
     for (const auto& command : recipients) group += command;
-    group += "DATA\r\n";
+    if (!chunking) group += "DATA\r\n";
     if (!send(group, "MAIL FROM")) return;
     mail_reply = receive("MAIL FROM");
     if (!mail_reply) return;
@@ -824,10 +858,10 @@ void Attempt::transaction() {
         recipient_replies_[index] = std::move(*reply);
       }
     }
-    data_reply = receive("DATA");
-    if (!data_reply) return;
-    if (mail_reply->code / 100 != 2 || accepted == 0) {
-      if (data_reply->code == 354) {
+    if (!chunking) {
+      data_reply = receive("DATA");
+      if (!data_reply) return;
+      if ((mail_reply->code / 100 != 2 || accepted == 0) && data_reply->code == 354) {
         // A server that accepted DATA without recipients wants a message: end it empty
         // (RFC 2920 3.1), and ignore what it says about it.
         if (!send(".\r\n", "end of data")) return;
@@ -866,24 +900,32 @@ void Attempt::transaction() {
     courtesy("RSET\r\n");
     return;
   }
-  if (!pipelining) {
-    if (!send("DATA\r\n", "DATA")) return;
-    data_reply = receive("DATA");
-    if (!data_reply) return;
-  }
-  if (data_reply->code != 354) {
-    fail(std::move(*data_reply));
-    return;
-  }
-  if (!writeDataBody(message_.data,
-                     [&](std::string_view chunk) { return send(chunk, "message data"); })) {
-    return;
+  if (chunking) {
+    result_.evidence.transfer = "BDAT";
+    if (!sendChunks()) return;
+  } else {
+    if (!pipelining) {
+      if (!send("DATA\r\n", "DATA")) return;
+      data_reply = receive("DATA");
+      if (!data_reply) return;
+    }
+    if (data_reply->code != 354) {
+      fail(std::move(*data_reply));
+      return;
+    }
+    result_.evidence.transfer = "DATA";
+    if (!writeDataBody(body_->bytes(),
+                       [&](std::string_view chunk) { return send(chunk, "message data"); })) {
+      return;
+    }
   }
   if (lmtp()) {
+    // After the end of data or BDAT LAST alike (RFC 2033 4.2, RFC 3030 2).
     readLmtpReplies();
     return;
   }
-  auto final_reply = receive("end of data");
+  // The reply to the end of data or to BDAT LAST.
+  auto final_reply = receive(chunking ? "BDAT LAST" : "end of data");
   if (!final_reply) return;
   for (auto& reply : recipient_replies_) {
     if (!reply) reply = *final_reply;
@@ -931,6 +973,30 @@ void Attempt::readLmtpReplies() {
   }
 }
 
+bool Attempt::sendChunks() {
+  std::string_view rest = body_->bytes();
+  const std::size_t chunk_size = std::max<std::size_t>(settings_.chunk_size, 1);
+  while (true) {
+    const std::string_view chunk = rest.substr(0, chunk_size);
+    rest.remove_prefix(chunk.size());
+    const bool last = rest.empty();
+    // RFC 3030 2: the octets exactly as counted, no dot-stuffing, no terminating sequence.
+    const std::string command =
+        "BDAT " + std::to_string(chunk.size()) + (last ? " LAST\r\n" : "\r\n");
+    if (!send(command, "BDAT") || !send(chunk, "message data")) return false;
+    if (last) return true;
+    auto reply = receive("BDAT");
+    if (!reply) return false;
+    if (reply->code / 100 != 2) {
+      // RFC 3030 2: after a 4xx or 5xx to a chunk the transaction has failed and no more chunks
+      // may follow; RSET ends it (RFC 3030 4.1).
+      fail(std::move(*reply));
+      courtesy("RSET\r\n");
+      return false;
+    }
+  }
+}
+
 void Attempt::courtesy(const char* command) {
   // Best effort (RSET, QUIT): the outcome is decided already, so errors here change nothing.
   if (!usable_) return;
@@ -964,7 +1030,7 @@ AttemptResult Attempt::run() {
     return std::move(result_);
   }
   if (greetAndHello() && negotiateTls() && authenticate()) {
-    if (checkMessageAgainstCapabilities()) {
+    if (prepareBody() && checkMessageAgainstCapabilities()) {
       transaction();
     } else {
       // Permanent refusals that apply to the message as a whole: every recipient gets them.

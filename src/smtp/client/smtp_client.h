@@ -1,8 +1,9 @@
 // The outbound SMTP client (RFC 5321 client side, RFC 3207 STARTTLS, RFC 2920 PIPELINING,
-// RFC 1870 SIZE, RFC 6152 8BITMIME, RFC 6531 SMTPUTF8, RFC 3461 DSN, RFC 8689 REQUIRETLS, RFC 4954
-// AUTH PLAIN), or the same dialogue as LMTP (RFC 2033) to a mailbox server: one delivery attempt of
-// one message to one host, with the TLS level the caller resolved. Everything the server sends is
-// untrusted. Blocking: runs on a delivery worker thread.
+// RFC 1870 SIZE, RFC 6152 8BITMIME with conversion to 7 bit, RFC 3030 CHUNKING, RFC 6531 SMTPUTF8,
+// RFC 3461 DSN, RFC 8689 REQUIRETLS, RFC 4954 AUTH PLAIN), or the same dialogue as LMTP (RFC 2033)
+// to a mailbox server: one delivery attempt of one message to one host, with the TLS level the
+// caller resolved. Everything the server sends is untrusted. Blocking: runs on a delivery worker
+// thread.
 #pragma once
 
 #include "common/config.h"
@@ -31,7 +32,7 @@ struct OutboundMessage {
   bool require_tls = false;               // REQUIRETLS: needs TLS (verify) and the extension
   std::string dsn_return;                 // RET=
   std::string dsn_envelope_id;            // ENVID=
-  std::string_view data;                  // CRLF lines; dot-stuffed by the client
+  std::string_view data;                  // CRLF lines; dot-stuffed for DATA, as is for BDAT
 };
 
 struct ClientEndpoint {
@@ -55,6 +56,8 @@ struct ClientSettings {
   std::string auth_password;
   std::chrono::seconds connect_timeout{30};
   std::chrono::seconds command_timeout{300};
+  bool chunking = true;                   // BDAT instead of DATA when offered (RFC 3030)
+  std::size_t chunk_size = 1024 * 1024;   // octets per BDAT command; the last one says LAST
 };
 
 // What happened on the wire, for the trace (MISSION.md 1 "per-hop evidence").
@@ -69,6 +72,8 @@ struct HopEvidence {
   std::string peer_fingerprint;     // SHA-256 of the DER certificate, hex with colons
   std::string verification;         // "pkix" (chain and name checked), "none" (not checked)
   Protocol protocol = Protocol::smtp;  // address is "unix:/path" (port 0) for a local socket
+  std::string transfer;             // "DATA" or "BDAT" once message content was being sent
+  bool converted_to_7bit = false;   // 8-bit content re-encoded for a server without 8BITMIME
 };
 
 struct AttemptResult {

@@ -96,6 +96,9 @@ Entry entryFor(ReplyKind kind) {
     case ReplyKind::command_line_too_long: return {500, "5.5.6", "Command line too long"};
     case ReplyKind::bdat_after_data_problem:
       return {503, "5.5.1", "Message already rejected; send RSET"};
+    // RFC 3463 X.6.3 "conversion required but not supported"; RFC 6152 3 lets the client bounce.
+    case ReplyKind::conversion_not_possible:
+      return {554, "5.6.3", "Conversion to 7 bit required but not possible"};
   }
   return {451, "4.3.0", "Local error in processing"};
 }

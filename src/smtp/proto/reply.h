@@ -27,6 +27,8 @@ enum class ReplyKind {
   auth_mechanism_unknown, auth_invalid_credentials, auth_encryption_required, auth_already_done,
   auth_cancelled, auth_syntax, requiretls_needs_tls, smtputf8_not_allowed, chunk_syntax,
   command_line_too_long, bdat_after_data_problem,
+  // permanent, decided by our SMTP client
+  conversion_not_possible,
 };
 
 struct Reply {

@@ -836,6 +836,18 @@ TEST(ConfigLoader, DeliveryAndSendConnectorsSetEveryField) {
   EXPECT_EQ(connectors[2].tls, TlsLevel::none);
 }
 
+TEST(ConfigLoader, DeliveryChunking) {
+  EXPECT_TRUE(load("").config.delivery.chunking);  // BDAT when offered, by default
+  EXPECT_TRUE(load("[delivery]\nchunking = true\n").config.delivery.chunking);
+  const ConfigLoad off = load("[delivery]\nchunking = false\n");
+  ASSERT_TRUE(off.ok()) << formatProblems("test.toml", off.problems);
+  EXPECT_FALSE(off.config.delivery.chunking);
+  expectProblem("[delivery]\nchunking = \"no\"\n", 2, 12, "delivery.chunking: must be a boolean");
+  expectProblem("[delivery]\nchunking = \"false\"\n", 2, 12, "write true or false without quotes");
+  expectProblem("[delivery]\nchunking = 0\n", 2, 12, "write true or false");
+  expectProblem("chunking = false\n", 1, 1, "it belongs in the [delivery] table");
+}
+
 TEST(ConfigLoader, DeliveryBounds) {
   struct Bound {
     std::string_view key;

@@ -8,7 +8,7 @@ namespace bulwark::smtp {
 namespace {
 
 constexpr int kFirstKind = static_cast<int>(ReplyKind::greeting);
-constexpr int kLastKind = static_cast<int>(ReplyKind::bdat_after_data_problem);
+constexpr int kLastKind = static_cast<int>(ReplyKind::conversion_not_possible);
 
 TEST(ReplyTable, EveryKindHasAWellFormedCode) {
   for (int index = kFirstKind; index <= kLastKind; ++index) {
