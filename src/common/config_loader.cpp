@@ -49,7 +49,7 @@ constexpr std::array<std::string_view, 7> kConnectorKeys = {
     "name", "listen", "tls", "auth", "require_auth", "relay_networks", "limits"};
 constexpr std::array<std::string_view, 2> kLocalDomainKeys = {"name", "delivery"};
 constexpr std::array<std::string_view, 2> kUserKeys = {"name", "password_hash"};
-constexpr std::array<std::string_view, 9> kDeliveryKeys = {"tls",
+constexpr std::array<std::string_view, 11> kDeliveryKeys = {"tls",
                                                            "port",
                                                            "ca_file",
                                                            "connect_timeout_seconds",
@@ -57,7 +57,9 @@ constexpr std::array<std::string_view, 9> kDeliveryKeys = {"tls",
                                                            "max_connections_per_destination",
                                                            "dns_forwarders",
                                                            "dns_trust_anchor",
-                                                           "dns_records"};
+                                                           "dns_records",
+                                                           "dns_zone_files",
+                                                           "dane"};
 constexpr std::array<std::string_view, 6> kSendConnectorKeys = {
     "name", "domains", "smart_host", "tls", "auth_user", "auth_password_file"};
 
@@ -136,7 +138,7 @@ constexpr std::string_view kTopLevelHint =
     "it is a top-level key: move it above the first [table] or [[array]] header";
 constexpr std::string_view kDeliveryHint = "it belongs in the [delivery] table";
 constexpr std::string_view kSendConnectorHint = "it belongs in a [[send_connector]] table";
-const std::array<MisplacedKey, 30> kMisplacedKeys = {{
+const std::array<MisplacedKey, 32> kMisplacedKeys = {{
     {"hostname", kTopLevelHint},
     {"data_dir", kTopLevelHint},
     {"log_level", kTopLevelHint},
@@ -154,6 +156,8 @@ const std::array<MisplacedKey, 30> kMisplacedKeys = {{
     {"dns_forwarders", kDeliveryHint},
     {"dns_trust_anchor", kDeliveryHint},
     {"dns_records", kDeliveryHint},
+    {"dns_zone_files", kDeliveryHint},
+    {"dane", kDeliveryHint},
     {"domains", kSendConnectorHint},
     {"smart_host", kSendConnectorHint},
     {"auth_user", kSendConnectorHint},
@@ -523,6 +527,19 @@ std::string dnsRecordProblem(std::string_view record) {
     return inQuotes(record) +
            " is not a record; write it as in a zone file: \"name TYPE data\", such as "
            "\"remote.test. 300 IN MX 10 mx.remote.test.\"";
+  }
+  return {};
+}
+
+// A zone file path goes into libunbound's configuration syntax as a quoted string, which has no
+// escapes. Returns the problem, or empty.
+std::string zoneFilePathProblem(std::string_view path) {
+  if (path.empty()) return "must not be empty; give the path of a zone file";
+  for (unsigned char c : path) {
+    if (c < 0x20 || c == '"') {
+      return "contains a quote or control character, which the resolver cannot take; rename "
+             "the file";
+    }
   }
   return {};
 }
@@ -956,6 +973,17 @@ class Loader {
             delivery.dns_records.push_back(text);
           }
         });
+    forEachString(
+        table, "dns_zone_files", path, "write dns_zone_files = [\"/etc/bulwark/example.test.zone\"]",
+        [&](const toml::node& node, const std::string& element_path, const std::string& text) {
+          std::string problem = zoneFilePathProblem(text);
+          if (!problem.empty()) {
+            report(node, element_path + ": " + problem);
+          } else {
+            delivery.dns_zone_files.emplace_back(text);
+          }
+        });
+    if (auto dane = readBool(table, "dane", path)) delivery.dane = *dane;
   }
 
   void loadSendConnector(const toml::table& table, const std::string& path) {

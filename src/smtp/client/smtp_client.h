@@ -5,6 +5,7 @@
 #pragma once
 
 #include "common/config.h"
+#include "dns/resolver.h"
 #include "smtp/proto/reply.h"
 
 #include <chrono>
@@ -37,6 +38,11 @@ struct ClientEndpoint {
   std::string host;          // name used for certificate checks and SNI (MX name, smart host)
   std::string address;       // IP to connect to
   std::uint16_t port = 25;
+  // DANE (RFC 7672), set by the router from DNSSEC-secure DNS: the level DNS asks of this host
+  // (dane with usable TLSA records, required when every record was unusable, none when DANE does
+  // not apply) and the usable records (DANE-TA, DANE-EE) its certificate must match.
+  TlsLevel dns_level = TlsLevel::none;
+  std::vector<dns::TlsaRecord> tlsa;
 };
 
 struct ClientSettings {
@@ -59,7 +65,10 @@ struct HopEvidence {
   std::string tls_cipher;
   std::string peer_subject;         // peer certificate subject, one line
   std::string peer_fingerprint;     // SHA-256 of the DER certificate, hex with colons
-  std::string verification;         // "pkix" (chain and name checked), "none" (not checked)
+  // "pkix" (chain and name checked), "dane" (matched a TLSA record), "pkix+dane" (both, for a
+  // level above dane), "none" (not checked)
+  std::string verification;
+  std::string tlsa_match;           // the TLSA record that matched: "dane-ee 3 1 1"
 };
 
 struct AttemptResult {
@@ -75,7 +84,8 @@ struct AttemptResult {
 // Delivers `message` to one endpoint. Never throws; every failure is in the returned replies,
 // with a 4xx code when trying again later may help (timeouts, TLS not available where required,
 // certificate problems) and the server's own code otherwise. TLS requirements are never
-// downgraded: at `required` or `verify`, no byte of the envelope is sent in clear.
+// downgraded: at `required` or `verify`, no byte of the envelope is sent in clear. The level is
+// the strongest of settings.tls, endpoint.dns_level and what REQUIRETLS needs.
 AttemptResult deliverMessage(const ClientEndpoint& endpoint, const ClientSettings& settings,
                              const OutboundMessage& message);
 
