@@ -423,65 +423,6 @@ bool isWithin(const std::string& name, const std::string& zone) {
                           name[name.size() - zone.size() - 1] == '.');
 }
 
-Result<void> configure(ub_ctx* context, const ResolverOptions& options) {
-  auto fail = [](std::string what, int error) {
-    return makeError("config", what + ": " + ub_strerror(error));
-  };
-  // Before anything else: the setting has no effect once a query ran (unbound.h).
-  if (int error = ub_ctx_async(context, 1); error != 0) {
-    return fail("libunbound cannot resolve on a thread", error);
-  }
-  if (options.forwarders.empty()) {
-    if (int error = ub_ctx_resolvconf(context, nullptr); error != 0) {
-      return fail("cannot read the name servers of /etc/resolv.conf", error);
-    }
-  }
-  for (const auto& forwarder : options.forwarders) {
-    if (int error = ub_ctx_set_fwd(context, forwarder.c_str()); error != 0) {
-      return fail("DNS forwarder \"" + forwarder + "\" (expected address or address@port)",
-                  error);
-    }
-  }
-  std::string anchor = options.trust_anchor_file.string();
-  if (anchor.empty() && ::access(systemRootAnchor, R_OK) == 0) anchor = systemRootAnchor;
-  if (!anchor.empty()) {
-    if (int error = ub_ctx_add_ta_file(context, anchor.c_str()); error != 0) {
-      return fail("DNSSEC trust anchor file " + anchor, error);
-    }
-  }
-
-  // Zones first, shortest owners first, so each record lands in the highest zone covering it.
-  std::vector<std::string> zones;
-  for (const auto& record : options.local_records) {
-    auto zone = ownerZone(record);
-    if (!zone) {
-      return makeError("config", "local DNS record \"" + record +
-                                     "\" must start with a valid owner name");
-    }
-    zones.push_back(std::move(*zone));
-  }
-  auto labels = [](const std::string& name) { return std::count(name.begin(), name.end(), '.'); };
-  std::sort(zones.begin(), zones.end(), [&](const std::string& left, const std::string& right) {
-    return labels(left) != labels(right) ? labels(left) < labels(right) : left < right;
-  });
-  std::vector<std::string> declared;
-  for (const auto& zone : zones) {
-    const bool covered = std::any_of(declared.begin(), declared.end(),
-                                     [&](const std::string& top) { return isWithin(zone, top); });
-    if (covered) continue;
-    if (int error = ub_ctx_zone_add(context, zone.c_str(), "static"); error != 0) {
-      return fail("local DNS zone " + zone, error);
-    }
-    declared.push_back(zone);
-  }
-  for (const auto& record : options.local_records) {
-    if (int error = ub_ctx_data_add(context, record.c_str()); error != 0) {
-      return fail("local DNS record \"" + record + "\"", error);
-    }
-  }
-  return {};
-}
-
 // A path as a quoted string of unbound's configuration syntax, which has no escapes.
 bool quotable(const std::string& text) {
   return std::none_of(text.begin(), text.end(), [](char character) {
@@ -549,6 +490,68 @@ Result<void> configureZoneFiles(ub_ctx* context, const ResolverOptions& options)
   return {};
 }
 
+Result<void> configure(ub_ctx* context, const ResolverOptions& options) {
+  auto fail = [](std::string what, int error) {
+    return makeError("config", what + ": " + ub_strerror(error));
+  };
+  // Before anything else: the setting has no effect once a query ran (unbound.h).
+  if (int error = ub_ctx_async(context, 1); error != 0) {
+    return fail("libunbound cannot resolve on a thread", error);
+  }
+  if (options.forwarders.empty()) {
+    if (int error = ub_ctx_resolvconf(context, nullptr); error != 0) {
+      return fail("cannot read the name servers of /etc/resolv.conf", error);
+    }
+  }
+  for (const auto& forwarder : options.forwarders) {
+    if (int error = ub_ctx_set_fwd(context, forwarder.c_str()); error != 0) {
+      return fail("DNS forwarder \"" + forwarder + "\" (expected address or address@port)",
+                  error);
+    }
+  }
+  std::string anchor = options.trust_anchor_file.string();
+  if (anchor.empty() && ::access(systemRootAnchor, R_OK) == 0) anchor = systemRootAnchor;
+  if (!anchor.empty()) {
+    if (int error = ub_ctx_add_ta_file(context, anchor.c_str()); error != 0) {
+      return fail("DNSSEC trust anchor file " + anchor, error);
+    }
+  }
+
+  // Before the local records: ub_ctx_data_add() finalises the configuration.
+  if (auto zones = configureZoneFiles(context, options); !zones) return zones.error();
+
+  // Zones first, shortest owners first, so each record lands in the highest zone covering it.
+  std::vector<std::string> zones;
+  for (const auto& record : options.local_records) {
+    auto zone = ownerZone(record);
+    if (!zone) {
+      return makeError("config", "local DNS record \"" + record +
+                                     "\" must start with a valid owner name");
+    }
+    zones.push_back(std::move(*zone));
+  }
+  auto labels = [](const std::string& name) { return std::count(name.begin(), name.end(), '.'); };
+  std::sort(zones.begin(), zones.end(), [&](const std::string& left, const std::string& right) {
+    return labels(left) != labels(right) ? labels(left) < labels(right) : left < right;
+  });
+  std::vector<std::string> declared;
+  for (const auto& zone : zones) {
+    const bool covered = std::any_of(declared.begin(), declared.end(),
+                                     [&](const std::string& top) { return isWithin(zone, top); });
+    if (covered) continue;
+    if (int error = ub_ctx_zone_add(context, zone.c_str(), "static"); error != 0) {
+      return fail("local DNS zone " + zone, error);
+    }
+    declared.push_back(zone);
+  }
+  for (const auto& record : options.local_records) {
+    if (int error = ub_ctx_data_add(context, record.c_str()); error != 0) {
+      return fail("local DNS record \"" + record + "\"", error);
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Resolver>> openUnboundResolver(const ResolverOptions& options) {
@@ -558,10 +561,7 @@ Result<std::unique_ptr<Resolver>> openUnboundResolver(const ResolverOptions& opt
     ub_ctx_delete(context);
     return configured.error();
   }
-  if (auto zones = configureZoneFiles(context, options); !zones) {
-    ub_ctx_delete(context);
-    return zones.error();
-  }
+
   auto resolver = std::make_unique<UnboundResolver>(context, options.timeout_seconds);
   if (auto started = resolver->start(); !started) return started.error();
   return std::unique_ptr<Resolver>(std::move(resolver));
