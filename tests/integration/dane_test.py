@@ -237,6 +237,20 @@ _{port}._tcp.mx IN TLSA {tlsa}
         self.assertEqual(status, "delivered", events)
         self.assertIn("verification=dane", attempts[-1])
 
+    def test_config_check_accepts_the_dane_options_and_rejects_bad_ones(self):
+        binary = os.environ.get("BULWARK_BINARY", "bulwark")
+        good = subprocess.run([binary, "config", "check", self.node_a.config_path],
+                              capture_output=True, text=True)
+        self.assertEqual(good.returncode, 0, good.stdout + good.stderr)
+        bad_path = os.path.join(self.work, "bad.toml")
+        with open(bad_path, "w") as handle:
+            handle.write('[delivery]\ndane = "on"\ndns_zone_files = [""]\n')
+        bad = subprocess.run([binary, "config", "check", bad_path], capture_output=True, text=True)
+        self.assertEqual(bad.returncode, 1)
+        self.assertIn("bad.toml:2:8: delivery.dane: must be a boolean", bad.stdout + bad.stderr)
+        self.assertIn("bad.toml:3:19: delivery.dns_zone_files[1]: must not be empty",
+                      bad.stdout + bad.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
