@@ -278,7 +278,13 @@ TEST(UnboundResolver, UnsignedZoneFileAnswersOfflineUnderTestAndIsInsecure) {
   // files.test is under RFC 6761's built-in test. zone, and the only forwarder is closed: the
   // answers can only come from the zone file.
   const auto zone = writeFile("bulwark-dns-files.test.zone", testZone("files.test"));
+  // An anchor for an unrelated name, so that a system root anchor (which would make this
+  // unsigned zone bogus without a network to prove test. unsigned) is not loaded.
+  const auto anchor = writeFile("bulwark-dns-elsewhere.ds",
+                                "elsewhere.invalid. IN DS 20326 8 2 "
+                                "E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n");
   auto options = localOptions();
+  options.trust_anchor_file = anchor;
   options.zone_files = {zone};
   auto resolver = openUnboundResolver(options);
   ASSERT_TRUE(resolver.has_value()) << resolver.error().message;
@@ -293,6 +299,7 @@ TEST(UnboundResolver, UnsignedZoneFileAnswersOfflineUnderTestAndIsInsecure) {
   EXPECT_EQ((*resolver)->tlsa("_26._tcp.mx.files.test").status, Status::nxdomain);
   EXPECT_EQ((*resolver)->mx("example.test").status, Status::ok);  // local records still work
   std::filesystem::remove(zone);
+  std::filesystem::remove(anchor);
 }
 
 TEST(UnboundResolver, SignedZoneFileValidatesAndATamperedRecordIsBogus) {
