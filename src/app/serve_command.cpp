@@ -102,6 +102,7 @@ int serve(const ServeOptions& options) {
   resolver_options.forwarders = config.delivery.dns_forwarders;
   resolver_options.trust_anchor_file = config.delivery.dns_trust_anchor;
   resolver_options.local_records = config.delivery.dns_records;
+  resolver_options.zone_files = config.delivery.dns_zone_files;
   auto resolver = dns::openUnboundResolver(resolver_options);
   if (!resolver) {
     log::error("cannot start the DNS resolver: {}", resolver.error().message);

@@ -91,6 +91,9 @@ struct DeliverySettings {
   std::filesystem::path dns_trust_anchor;       // DNSSEC anchor file; empty: system root anchor
   std::vector<std::string> dns_records;         // local zone-file records (tests, offline sites)
   bool chunking = true;                         // BDAT when the next hop offers CHUNKING (RFC 3030)
+  // Zone files served without network (signed ones validate against dns_trust_anchor).
+  std::vector<std::filesystem::path> dns_zone_files;
+  bool dane = true;  // RFC 7672: DNSSEC-secure TLSA records raise a host's level to dane
 };
 
 struct User {

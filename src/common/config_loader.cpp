@@ -28,7 +28,7 @@ namespace {
 constexpr std::string_view kPasswordHashPrefix = "$pbkdf2-sha256$";
 
 // Keys the loader knows, per table; an unknown key is an error so that a typo is never ignored.
-constexpr std::array<std::string_view, 16> kTopLevelKeys = {"hostname",
+constexpr auto kTopLevelKeys = std::to_array<std::string_view>({"hostname",
                                                             "data_dir",
                                                             "log_level",
                                                             "max_connections",
@@ -43,14 +43,14 @@ constexpr std::array<std::string_view, 16> kTopLevelKeys = {"hostname",
                                                             "receive_connector",
                                                             "send_connector",
                                                             "local_domain",
-                                                            "user"};
-constexpr std::array<std::string_view, 2> kTlsKeys = {"certificate", "private_key"};
-constexpr std::array<std::string_view, 7> kConnectorKeys = {
-    "name", "listen", "tls", "auth", "require_auth", "relay_networks", "limits"};
-constexpr std::array<std::string_view, 6> kLocalDomainKeys = {
-    "name", "delivery", "host", "tls", "auth_user", "auth_password_file"};
-constexpr std::array<std::string_view, 2> kUserKeys = {"name", "password_hash"};
-constexpr std::array<std::string_view, 10> kDeliveryKeys = {"tls",
+                                                            "user"});
+constexpr auto kTlsKeys = std::to_array<std::string_view>({"certificate", "private_key"});
+constexpr auto kConnectorKeys = std::to_array<std::string_view>({
+    "name", "listen", "tls", "auth", "require_auth", "relay_networks", "limits"});
+constexpr auto kLocalDomainKeys = std::to_array<std::string_view>({
+    "name", "delivery", "host", "tls", "auth_user", "auth_password_file"});
+constexpr auto kUserKeys = std::to_array<std::string_view>({"name", "password_hash"});
+constexpr auto kDeliveryKeys = std::to_array<std::string_view>({"tls",
                                                            "port",
                                                            "ca_file",
                                                            "connect_timeout_seconds",
@@ -59,15 +59,18 @@ constexpr std::array<std::string_view, 10> kDeliveryKeys = {"tls",
                                                            "dns_forwarders",
                                                            "dns_trust_anchor",
                                                            "dns_records",
-                                                           "chunking"};
-constexpr std::array<std::string_view, 6> kSendConnectorKeys = {
-    "name", "domains", "smart_host", "tls", "auth_user", "auth_password_file"};
+                                                           "chunking",
 
-constexpr std::array<std::string_view, 4> kLogLevels = {"debug", "info", "warning", "error"};
-constexpr std::array<std::string_view, 4> kTlsModes = {"none", "starttls", "required", "implicit"};
-constexpr std::array<std::string_view, 3> kDeliveries = {"maildir", "lmtp", "smtp"};
-constexpr std::array<std::string_view, 4> kTlsLevels = {"none", "opportunistic", "required",
-                                                        "verify"};
+                                                           "dns_zone_files",
+                                                           "dane"});
+constexpr auto kSendConnectorKeys = std::to_array<std::string_view>({
+    "name", "domains", "smart_host", "tls", "auth_user", "auth_password_file"});
+
+constexpr auto kLogLevels = std::to_array<std::string_view>({"debug", "info", "warning", "error"});
+constexpr auto kTlsModes = std::to_array<std::string_view>({"none", "starttls", "required", "implicit"});
+constexpr auto kDeliveries = std::to_array<std::string_view>({"maildir", "lmtp", "smtp"});
+constexpr auto kTlsLevels = std::to_array<std::string_view>({"none", "opportunistic", "required",
+                                                        "verify"});
 
 constexpr std::int64_t kDaySeconds = 24 * 3600;
 constexpr std::int64_t kMaximumQueueLifetimeSeconds = 100 * kDaySeconds;
@@ -87,7 +90,7 @@ constexpr std::int64_t kMebibyte = 1024 * 1024;
 // About a petabyte: more than any disk, so that a test can make every MAIL see a full disk.
 constexpr std::int64_t kMaximumFreeDiskMebibytes = 1000000000;
 
-const std::array<LimitSpec, 9> kLimitSpecs = {{
+const auto kLimitSpecs = std::to_array<LimitSpec>({
     {"max_message_size", 1, 1024 * kMebibyte, "bytes", "",
      [](ConnectorLimits& limits, std::int64_t value) {
        limits.max_message_size = static_cast<std::uint64_t>(value);
@@ -125,7 +128,7 @@ const std::array<LimitSpec, 9> kLimitSpecs = {{
      [](ConnectorLimits& limits, std::int64_t value) {
        limits.max_auth_failures = static_cast<std::uint32_t>(value);
      }},
-}};
+});
 
 // A key that is valid somewhere else: the usual TOML slip is a key written after a [table] header
 // (so it lands in that table) or outside the table it belongs to.
@@ -138,7 +141,7 @@ constexpr std::string_view kTopLevelHint =
     "it is a top-level key: move it above the first [table] or [[array]] header";
 constexpr std::string_view kDeliveryHint = "it belongs in the [delivery] table";
 constexpr std::string_view kSendConnectorHint = "it belongs in a [[send_connector]] table";
-const std::array<MisplacedKey, 31> kMisplacedKeys = {{
+const auto kMisplacedKeys = std::to_array<MisplacedKey>({
     {"hostname", kTopLevelHint},
     {"data_dir", kTopLevelHint},
     {"log_level", kTopLevelHint},
@@ -157,6 +160,8 @@ const std::array<MisplacedKey, 31> kMisplacedKeys = {{
     {"dns_trust_anchor", kDeliveryHint},
     {"dns_records", kDeliveryHint},
     {"chunking", kDeliveryHint},
+    {"dns_zone_files", kDeliveryHint},
+    {"dane", kDeliveryHint},
     {"domains", kSendConnectorHint},
     {"smart_host", kSendConnectorHint},
     {"auth_user", kSendConnectorHint},
@@ -172,7 +177,7 @@ const std::array<MisplacedKey, 31> kMisplacedKeys = {{
      "it belongs in a [[local_domain]] table (delivery = \"maildir\"); outbound settings are "
      "the top-level [delivery] table"},
     {"password_hash", "it belongs in a [[user]] table"},
-}};
+});
 
 std::string inQuotes(std::string_view text) {
   return "\"" + std::string(text) + "\"";
@@ -570,6 +575,19 @@ std::string dnsRecordProblem(std::string_view record) {
     return inQuotes(record) +
            " is not a record; write it as in a zone file: \"name TYPE data\", such as "
            "\"remote.test. 300 IN MX 10 mx.remote.test.\"";
+  }
+  return {};
+}
+
+// A zone file path goes into libunbound's configuration syntax as a quoted string, which has no
+// escapes. Returns the problem, or empty.
+std::string zoneFilePathProblem(std::string_view path) {
+  if (path.empty()) return "must not be empty; give the path of a zone file";
+  for (unsigned char c : path) {
+    if (c < 0x20 || c == '"') {
+      return "contains a quote or control character, which the resolver cannot take; rename "
+             "the file";
+    }
   }
   return {};
 }
@@ -1004,6 +1022,17 @@ class Loader {
           }
         });
     if (auto chunking = readBool(table, "chunking", path)) delivery.chunking = *chunking;
+    forEachString(
+        table, "dns_zone_files", path, "write dns_zone_files = [\"/etc/bulwark/example.test.zone\"]",
+        [&](const toml::node& node, const std::string& element_path, const std::string& text) {
+          std::string problem = zoneFilePathProblem(text);
+          if (!problem.empty()) {
+            report(node, element_path + ": " + problem);
+          } else {
+            delivery.dns_zone_files.emplace_back(text);
+          }
+        });
+    if (auto dane = readBool(table, "dane", path)) delivery.dane = *dane;
   }
 
   void loadSendConnector(const toml::table& table, const std::string& path) {

@@ -109,4 +109,15 @@ std::optional<std::string> parseTxtRdata(std::span<const std::uint8_t> rdata) {
   return text;
 }
 
+std::optional<TlsaRecord> parseTlsaRdata(std::span<const std::uint8_t> rdata) {
+  constexpr std::size_t header = 3;
+  if (rdata.size() <= header) return std::nullopt;  // truncated, or no association data
+  TlsaRecord record;
+  record.usage = rdata[0];
+  record.selector = rdata[1];
+  record.matching_type = rdata[2];
+  record.data.assign(rdata.begin() + header, rdata.end());
+  return record;
+}
+
 }  // namespace bulwark::dns

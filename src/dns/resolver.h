@@ -28,6 +28,17 @@ struct MxRecord {
   std::string exchange;  // lower-case, no trailing dot; "" for the null MX "." (RFC 7505)
 };
 
+// A TLSA record (RFC 6698 2.1), as published: the three parameters and the certificate
+// association data. Whether SMTP can use it is decided by the caller (RFC 7672 3.1).
+struct TlsaRecord {
+  std::uint8_t usage = 0;          // 0 PKIX-TA, 1 PKIX-EE, 2 DANE-TA, 3 DANE-EE (RFC 7218)
+  std::uint8_t selector = 0;       // 0 whole certificate, 1 SubjectPublicKeyInfo
+  std::uint8_t matching_type = 0;  // 0 exact bytes, 1 SHA-256, 2 SHA-512
+  std::vector<std::uint8_t> data;
+
+  bool operator==(const TlsaRecord&) const = default;
+};
+
 template <class Record>
 struct Answer {
   Status status = Status::temporary;
@@ -44,6 +55,8 @@ class Resolver {
   // A and AAAA together, as textual addresses; IPv4 first.
   virtual Answer<std::string> addresses(std::string_view host) = 0;
   virtual Answer<std::string> txt(std::string_view name) = 0;
+  // TLSA at `name` as given ("_25._tcp.mx.example.com"); `secure` is what DANE rests on.
+  virtual Answer<TlsaRecord> tlsa(std::string_view name) = 0;
 };
 
 struct ResolverOptions {
@@ -54,6 +67,10 @@ struct ResolverOptions {
   // Records answered without any network, in zone-file syntax ("mx.test. 300 IN A 127.0.0.1"),
   // for tests and offline sites. Their names are served as local data.
   std::vector<std::string> local_records;
+  // Zone files (RFC 1035 5) served as if from the zone's authoritative servers, without any
+  // network: libunbound `auth-zone`s. Signed zones validate against trust_anchor_file, so DNSSEC
+  // and DANE work offline (tests, closed sites). The zone's name is the owner of its SOA record.
+  std::vector<std::filesystem::path> zone_files;
   unsigned timeout_seconds = 10;
 };
 

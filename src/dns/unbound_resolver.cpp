@@ -30,13 +30,26 @@
 // DNSSEC. trust_anchor_file, else /usr/share/dns/root.key when present (Debian dns-root-data),
 // else no validation. With an anchor, an upstream that strips signatures makes answers bogus:
 // point forwarders at a validating or DNSSEC-transparent resolver.
+//
+// Zone files. Each becomes an unbound `auth-zone` (for-upstream, no fallback to the network), so
+// its answers go through the validator like answers from the zone's own servers: a signed zone
+// with its DS or DNSKEY as trust anchor is `secure`, a tampered or expired signature `bogus`
+// (DESIGN.md "Traps"). Three details make that work offline: forwarders (configured ones, or
+// those of /etc/resolv.conf) would otherwise take the query first, so the zone is also declared a
+// stub zone without servers (the iterator then asks the auth-zone); a "transparent" local zone
+// at its name lifts RFC 6761's built-in zones (`test.`, `invalid.`, ...) for that subtree only;
+// and auth-zone and stub-zone exist only in unbound's configuration-file syntax, so that text is
+// handed over through an in-memory file (memfd) read by ub_ctx_config().
 #include "dns/rdata.h"
 #include "dns/resolver.h"
 
 #include "common/log.h"
 
+#include "dns/zone_file.h"
+
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/mman.h>
 #include <unbound.h>
 #include <unistd.h>
 
@@ -45,6 +58,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <mutex>
 #include <string>
 #include <system_error>
@@ -59,6 +74,7 @@ constexpr int typeA = 1;
 constexpr int typeMx = 15;
 constexpr int typeTxt = 16;
 constexpr int typeAaaa = 28;
+constexpr int typeTlsa = 52;
 constexpr int classIn = 1;
 constexpr int rcodeNxdomain = 3;
 
@@ -216,6 +232,15 @@ class UnboundResolver final : public Resolver {
     RawAnswer raw;
     lookup(*normal, {typeTxt}, &raw);
     return decodeRecords<std::string>(raw, "TXT", parseTxtRdata);
+  }
+
+  Answer<TlsaRecord> tlsa(std::string_view name) override {
+    // "_25._tcp.mx.example.com": the underscore labels pass normaliseName (any printable byte).
+    auto normal = normaliseName(name);
+    if (!normal) return invalidName<TlsaRecord>(name);
+    RawAnswer raw;
+    lookup(*normal, {typeTlsa}, &raw);
+    return decodeRecords<TlsaRecord>(raw, "TLSA", parseTlsaRdata);
   }
 
  private:
@@ -398,6 +423,73 @@ bool isWithin(const std::string& name, const std::string& zone) {
                           name[name.size() - zone.size() - 1] == '.');
 }
 
+// A path as a quoted string of unbound's configuration syntax, which has no escapes.
+bool quotable(const std::string& text) {
+  return std::none_of(text.begin(), text.end(), [](char character) {
+    return character == '"' || static_cast<unsigned char>(character) < 0x20;
+  });
+}
+
+// The auth-zone, stub-zone and local-zone clauses for the zone files (see the file comment), read
+// by libunbound from an in-memory file so that nothing is left on disk.
+Result<void> configureZoneFiles(ub_ctx* context, const ResolverOptions& options) {
+  if (options.zone_files.empty()) return {};
+  std::string server;
+  std::string zones;
+  for (const auto& file : options.zone_files) {
+    std::error_code error;
+    const std::filesystem::path path = std::filesystem::absolute(file, error);
+    const std::string text = path.string();
+    if (error || !quotable(text)) {
+      return makeError("config", "DNS zone file " + file.string() +
+                                     ": the path must not contain quotes or control characters");
+    }
+    std::ifstream stream(path, std::ios::binary);
+    if (!stream.is_open()) {
+      return makeError("config", "cannot open the DNS zone file " + text + ": " +
+                                     std::strerror(errno));
+    }
+    std::ostringstream content;
+    content << stream.rdbuf();
+    auto apex = zoneFileApex(content.str());
+    if (!apex) {
+      return makeError("config", "the DNS zone file " + text +
+                                     " has no SOA record to name its zone (it must come first, "
+                                     "before any $INCLUDE, with an absolute owner or $ORIGIN)");
+    }
+    server += "  local-zone: \"" + *apex + ".\" transparent\n";
+    zones += "stub-zone:\n  name: \"" + *apex + ".\"\n";
+    zones += "auth-zone:\n  name: \"" + *apex + ".\"\n  zonefile: \"" + text +
+             "\"\n  for-upstream: yes\n  for-downstream: no\n  fallback-enabled: no\n";
+  }
+  const std::string configuration = "server:\n" + server + zones;
+  const int descriptor = ::memfd_create("bulwark-unbound-zones", MFD_CLOEXEC);
+  if (descriptor < 0) {
+    return makeError("io", std::string("cannot create the resolver's zone configuration: ") +
+                               std::strerror(errno));
+  }
+  std::size_t written = 0;
+  while (written < configuration.size()) {
+    const ssize_t count =
+        ::write(descriptor, configuration.data() + written, configuration.size() - written);
+    if (count < 0 && errno == EINTR) continue;
+    if (count <= 0) {
+      ::close(descriptor);
+      return makeError("io", std::string("cannot write the resolver's zone configuration: ") +
+                                 std::strerror(errno));
+    }
+    written += static_cast<std::size_t>(count);
+  }
+  const std::string name = "/proc/self/fd/" + std::to_string(descriptor);
+  const int error = ub_ctx_config(context, name.c_str());
+  ::close(descriptor);
+  if (error != 0) {
+    return makeError("config", std::string("libunbound refused the zone files ") +
+                                   "(its message is on standard error): " + ub_strerror(error));
+  }
+  return {};
+}
+
 Result<void> configure(ub_ctx* context, const ResolverOptions& options) {
   auto fail = [](std::string what, int error) {
     return makeError("config", what + ": " + ub_strerror(error));
@@ -424,6 +516,9 @@ Result<void> configure(ub_ctx* context, const ResolverOptions& options) {
       return fail("DNSSEC trust anchor file " + anchor, error);
     }
   }
+
+  // Before the local records: ub_ctx_data_add() finalises the configuration.
+  if (auto zones = configureZoneFiles(context, options); !zones) return zones.error();
 
   // Zones first, shortest owners first, so each record lands in the highest zone covering it.
   std::vector<std::string> zones;
@@ -466,6 +561,7 @@ Result<std::unique_ptr<Resolver>> openUnboundResolver(const ResolverOptions& opt
     ub_ctx_delete(context);
     return configured.error();
   }
+
   auto resolver = std::make_unique<UnboundResolver>(context, options.timeout_seconds);
   if (auto started = resolver->start(); !started) return started.error();
   return std::unique_ptr<Resolver>(std::move(resolver));

@@ -71,6 +71,7 @@ std::string evidenceText(const smtp::HopEvidence& evidence) {
   } else {
     text += " tls=" + evidence.tls_version + " cipher=" + evidence.tls_cipher +
             " verification=" + evidence.verification;
+    if (!evidence.tlsa_match.empty()) text += " tlsa=\"" + evidence.tlsa_match + "\"";
     if (!evidence.peer_subject.empty()) text += " certificate=\"" + evidence.peer_subject + "\"";
     if (!evidence.peer_fingerprint.empty()) text += " sha256=" + evidence.peer_fingerprint;
   }
@@ -324,7 +325,8 @@ void QueueManager::deliverRemote(QueuedMessage& message, const std::string& data
 
   smtp::ClientSettings settings;
   settings.helo_name = config_.hostname;
-  // The strongest level that applies; REQUIRETLS asks for a verified certificate (RFC 8689 4.2).
+  // The strongest level that applies; REQUIRETLS asks for a verified certificate (RFC 8689 4.2),
+  // which a host with DANE (endpoint.dns_level, per host) satisfies as well as PKIX.
   settings.tls = route.tls;
   if (envelope.require_tls && settings.tls < TlsLevel::verify) settings.tls = TlsLevel::verify;
   settings.ca_file = config_.delivery.ca_file;

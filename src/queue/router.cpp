@@ -2,6 +2,7 @@
 #include "queue/router.h"
 
 #include "common/strings.h"
+#include "queue/dane.h"
 
 #include <arpa/inet.h>
 
@@ -56,7 +57,9 @@ bool splitHostPort(std::string_view text, std::string& host, bool& literal, std:
   return !host.empty();
 }
 
-void addHost(dns::Resolver& resolver, const std::string& host, std::uint16_t port,
+// `dane`: DANE may apply to this host (enabled, and the MX RRset leading to it is secure); it does
+// when the host's addresses are secure too (RFC 7672 2.2.2).
+void addHost(dns::Resolver& resolver, const std::string& host, std::uint16_t port, bool dane,
              Endpoints& endpoints, bool& any_temporary, std::string& last_reason) {
   auto addresses = resolver.addresses(host);
   if (addresses.status != dns::Status::ok) {
@@ -67,8 +70,19 @@ void addHost(dns::Resolver& resolver, const std::string& host, std::uint16_t por
                   (addresses.reason.empty() ? "no address records" : addresses.reason);
     return;
   }
+  DaneLookup tlsa;
+  if (dane && addresses.secure) {
+    tlsa = lookupDane(resolver, host, port);
+    if (tlsa.outcome == DaneLookup::Outcome::failed) {
+      any_temporary = true;
+      last_reason = tlsa.reason;
+      return;
+    }
+  }
   for (const auto& address : addresses.records) {
-    endpoints.hosts.push_back(smtp::ClientEndpoint{host, address, port});
+    smtp::ClientEndpoint endpoint{host, address, port};
+    applyDane(tlsa, endpoint);
+    endpoints.hosts.push_back(std::move(endpoint));
   }
 }
 
@@ -203,18 +217,24 @@ Endpoints resolveEndpoints(dns::Resolver& resolver, const Config& config, const 
       endpoints.hosts.push_back(smtp::ClientEndpoint{host, host, port});
       return endpoints;
     }
-    addHost(resolver, host, port, endpoints, any_temporary, last_reason);
+    // RFC 7672 3.2.3: a smart host named in the configuration (no MX lookup) gets DANE when its
+    // address records are secure.
+    addHost(resolver, host, port, config.delivery.dane, endpoints, any_temporary, last_reason);
     if (endpoints.hosts.empty()) endpoints.failure = failure(451, "4.4.3", last_reason);
     return endpoints;
   }
 
   const std::string name = asciiLower(domain);
   auto mx = resolver.mx(name);
+  // RFC 7672 2.2.1: DANE only behind a secure MX RRset; for the implicit MX the host's own
+  // address lookup decides (checked in addHost).
+  bool dane = config.delivery.dane && mx.secure;
   switch (mx.status) {
     case dns::Status::ok: break;
     case dns::Status::nodata:
       // RFC 5321 5.1: no MX records, so the domain is its own mail host (the implicit MX).
       mx.records = {dns::MxRecord{0, name}};
+      dane = config.delivery.dane;
       break;
     case dns::Status::nxdomain:
       endpoints.failure = failure(550, "5.1.2", "the domain " + name + " does not exist");
@@ -236,7 +256,7 @@ Endpoints resolveEndpoints(dns::Resolver& resolver, const Config& config, const 
                    });
   for (const auto& record : mx.records) {
     if (record.exchange.empty()) continue;  // a null MX mixed with others is ignored
-    addHost(resolver, record.exchange, config.delivery.port, endpoints, any_temporary,
+    addHost(resolver, record.exchange, config.delivery.port, dane, endpoints, any_temporary,
             last_reason);
   }
   if (endpoints.hosts.empty()) {

@@ -1,6 +1,7 @@
 // A dns::Resolver answering from maps, for routing tests: names absent from every map are
 // NXDOMAIN, present names without the asked type NODATA, and names listed as failing answer
-// "temporary".
+// "temporary". Answers are insecure unless the name is listed in `secure`; names in `bogus`
+// fail DNSSEC validation (status bogus).
 #pragma once
 
 #include "dns/resolver.h"
@@ -15,7 +16,16 @@ class FakeResolver final : public dns::Resolver {
  public:
   std::map<std::string, std::vector<dns::MxRecord>> mx_records;
   std::map<std::string, std::vector<std::string>> address_records;
+  std::map<std::string, std::vector<dns::TlsaRecord>> tlsa_records;
   std::set<std::string> failing;
+  std::set<std::string> secure;
+  std::set<std::string> bogus;
+  std::vector<std::string> tlsa_queries;  // every TLSA name asked, in order
+
+  std::vector<std::string> tlsaQueries() {
+    std::lock_guard lock(mutex_);
+    return tlsa_queries;
+  }
 
   dns::Answer<dns::MxRecord> mx(std::string_view domain) override {
     return lookup(mx_records, std::string(domain));
@@ -27,10 +37,17 @@ class FakeResolver final : public dns::Resolver {
     std::map<std::string, std::vector<std::string>> none;
     return lookup(none, std::string(name));
   }
+  dns::Answer<dns::TlsaRecord> tlsa(std::string_view name) override {
+    {
+      std::lock_guard lock(mutex_);
+      tlsa_queries.emplace_back(name);
+    }
+    return lookup(tlsa_records, std::string(name));
+  }
 
  private:
   bool exists(const std::string& name) const {
-    return mx_records.count(name) || address_records.count(name);
+    return mx_records.count(name) || address_records.count(name) || tlsa_records.count(name);
   }
   template <class Record>
   dns::Answer<Record> lookup(const std::map<std::string, std::vector<Record>>& table,
@@ -42,6 +59,12 @@ class FakeResolver final : public dns::Resolver {
       answer.reason = "SERVFAIL (test)";
       return answer;
     }
+    if (bogus.count(name)) {
+      answer.status = dns::Status::bogus;
+      answer.reason = "validation failure (test)";
+      return answer;
+    }
+    answer.secure = secure.count(name) > 0;
     auto found = table.find(name);
     if (found != table.end()) {
       answer.status = dns::Status::ok;

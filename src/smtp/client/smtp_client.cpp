@@ -43,6 +43,7 @@
 #include "net/base64.h"
 #include "net/openssl_errors.h"
 #include "net/tls_context.h"
+#include "smtp/client/dane_tls.h"
 #include "smtp/client/reply_reader.h"
 #include "smtp/client/wire_body.h"
 
@@ -156,6 +157,8 @@ class Connection {
   bool tlsActive() const { return ssl_ != nullptr; }
   // Bytes the server sent that no reply has consumed yet, in our buffer or still in the kernel's.
   bool hasUnreadBytes();
+  // verify: PKIX (chain, dates, name). With endpoint TLSA records the handshake checks those
+  // (DANE) instead, and verify adds the PKIX check on top.
   std::optional<IoError> startTls(bool verify, HopEvidence& evidence);
 
  private:
@@ -391,6 +394,13 @@ std::optional<IoError> Connection::startTls(bool verify, HopEvidence& evidence) 
     SSL_CTX_set_verify(context, SSL_VERIFY_NONE, nullptr);
   }
   ssl_.reset(SSL_new(context));
+  const bool dane = !endpoint_.tlsa.empty();
+  if (ssl_ && dane) {
+    if (auto problem = enableDane(context, ssl_.get(), endpoint_)) {
+      ssl_.reset();
+      return IoError{false, *problem};
+    }
+  }
   const BIO_METHOD* method = socketBioMethod();
   BIO* bio = method ? BIO_new(method) : nullptr;
   if (!ssl_ || !bio) {
@@ -403,7 +413,7 @@ std::optional<IoError> Connection::startTls(bool verify, HopEvidence& evidence) 
   if (!endpoint_.host.empty() && !isIpLiteral(endpoint_.host)) {
     SSL_set_tlsext_host_name(ssl_.get(), endpoint_.host.c_str());
   }
-  if (verify) {
+  if (verify && !dane) {
     X509_VERIFY_PARAM* parameters = SSL_get0_param(ssl_.get());
     X509_VERIFY_PARAM_set_hostflags(parameters, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     int named = isIpLiteral(endpoint_.host)
@@ -430,7 +440,10 @@ std::optional<IoError> Connection::startTls(bool verify, HopEvidence& evidence) 
     }
     std::string detail;
     long verification = SSL_get_verify_result(ssl_.get());
-    if (verify && verification != X509_V_OK) {
+    if (dane && verification != X509_V_OK) {
+      detail = daneFailure(verification);
+      net::drainOpenSslErrors();
+    } else if (verify && verification != X509_V_OK) {
       detail = std::string("certificate verification failed: ") +
                X509_verify_cert_error_string(verification);
       net::drainOpenSslErrors();
@@ -449,13 +462,26 @@ std::optional<IoError> Connection::startTls(bool verify, HopEvidence& evidence) 
     evidence.peer_subject = certificateSubject(certificate.get());
     evidence.peer_fingerprint = certificateFingerprint(certificate.get());
   }
-  if (verify) {
+  if (verify || dane) {
     // SSL_VERIFY_PEER already failed the handshake otherwise; check again so a missing
     // certificate (anonymous cipher) can never pass as verified.
     if (!certificate || SSL_get_verify_result(ssl_.get()) != X509_V_OK) {
       return IoError{false, "certificate verification failed: no verified certificate"};
     }
     evidence.verification = "pkix";
+  }
+  if (dane) {
+    evidence.tlsa_match = daneMatch(ssl_.get());
+    if (evidence.tlsa_match.empty()) {
+      return IoError{false, "certificate verification failed: no TLSA record matched"};
+    }
+    evidence.verification = "dane";
+    if (verify) {
+      if (auto problem = checkPkixAfterDane(ssl_.get(), endpoint_.host)) {
+        return IoError{false, *problem + " (PKIX, required above DANE)"};
+      }
+      evidence.verification = "pkix+dane";
+    }
   }
   reader_.clear();
   return std::nullopt;
@@ -537,9 +563,11 @@ class Attempt {
 
  private:
   TlsLevel effectiveLevel() const {
-    // RFC 8689: a REQUIRETLS message needs a verified certificate (DANE/MTA-STS come later).
-    if (message_.require_tls && settings_.tls < TlsLevel::verify) return TlsLevel::verify;
-    return settings_.tls;
+    // The route's level, raised by DANE for this host (RFC 7672 2.2), and by REQUIRETLS to a
+    // verified certificate (RFC 8689 4.2: PKIX or DANE; dane is above verify).
+    TlsLevel level = std::max(settings_.tls, endpoint_.dns_level);
+    if (message_.require_tls && level < TlsLevel::verify) level = TlsLevel::verify;
+    return level;
   }
   std::string hostText() const {
     if (!endpoint_.unix_socket.empty()) return "unix:" + endpoint_.unix_socket;
@@ -696,7 +724,9 @@ bool Attempt::negotiateTls() {
                         "(response injection); giving up this connection"));
     return false;
   }
-  if (auto error = connection_.startTls(level >= TlsLevel::verify, result_.evidence)) {
+  // With TLSA records DANE replaces PKIX (RFC 7672 3); a level above dane (mutual) wants both.
+  const bool pkix = level >= TlsLevel::verify && (endpoint_.tlsa.empty() || level > TlsLevel::dane);
+  if (auto error = connection_.startTls(pkix, result_.evidence)) {
     // Never continue in clear on this connection: the server expects a handshake, and at
     // opportunistic the caller may retry in clear text on a new connection.
     usable_ = false;

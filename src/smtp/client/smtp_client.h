@@ -7,6 +7,7 @@
 #pragma once
 
 #include "common/config.h"
+#include "dns/resolver.h"
 #include "smtp/proto/reply.h"
 
 #include <chrono>
@@ -39,6 +40,11 @@ struct ClientEndpoint {
   std::string host;          // name used for certificate checks and SNI (MX name, smart host)
   std::string address;       // IP to connect to
   std::uint16_t port = 25;
+  // DANE (RFC 7672), set by the router from DNSSEC-secure DNS: the level DNS asks of this host
+  // (dane with usable TLSA records, required when every record was unusable, none when DANE does
+  // not apply) and the usable records (DANE-TA, DANE-EE) its certificate must match.
+  TlsLevel dns_level = TlsLevel::none;
+  std::vector<dns::TlsaRecord> tlsa;
   std::string unix_socket;   // when set: connect to this local socket path instead (LMTP)
 };
 
@@ -70,10 +76,13 @@ struct HopEvidence {
   std::string tls_cipher;
   std::string peer_subject;         // peer certificate subject, one line
   std::string peer_fingerprint;     // SHA-256 of the DER certificate, hex with colons
-  std::string verification;         // "pkix" (chain and name checked), "none" (not checked)
   Protocol protocol = Protocol::smtp;  // address is "unix:/path" (port 0) for a local socket
   std::string transfer;             // "DATA" or "BDAT" once message content was being sent
   bool converted_to_7bit = false;   // 8-bit content re-encoded for a server without 8BITMIME
+  // "pkix" (chain and name checked), "dane" (matched a TLSA record), "pkix+dane" (both, for a
+  // level above dane), "none" (not checked)
+  std::string verification;
+  std::string tlsa_match;           // the TLSA record that matched: "dane-ee 3 1 1"
 };
 
 struct AttemptResult {
@@ -92,7 +101,8 @@ struct AttemptResult {
 // Delivers `message` to one endpoint. Never throws; every failure is in the returned replies,
 // with a 4xx code when trying again later may help (timeouts, TLS not available where required,
 // certificate problems) and the server's own code otherwise. TLS requirements are never
-// downgraded: at `required` or `verify`, no byte of the envelope is sent in clear.
+// downgraded: at `required` or `verify`, no byte of the envelope is sent in clear. The level is
+// the strongest of settings.tls, endpoint.dns_level and what REQUIRETLS needs.
 AttemptResult deliverMessage(const ClientEndpoint& endpoint, const ClientSettings& settings,
                              const OutboundMessage& message);
 

@@ -88,5 +88,42 @@ TEST(ParseTxtRdata, ConcatenatesCharacterStrings) {
   EXPECT_FALSE(parseTxtRdata(Bytes{1, 'a', 2, 'b'}));
 }
 
+TEST(ParseTlsaRdata, ReadsParametersAndAssociationData) {
+  Bytes rdata = {3, 1, 1};
+  for (std::uint8_t index = 0; index < 32; ++index) rdata.push_back(index);
+  auto record = parseTlsaRdata(rdata);
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->usage, 3);
+  EXPECT_EQ(record->selector, 1);
+  EXPECT_EQ(record->matching_type, 1);
+  ASSERT_EQ(record->data.size(), 32u);
+  EXPECT_EQ(record->data.front(), 0);
+  EXPECT_EQ(record->data.back(), 31);
+}
+
+TEST(ParseTlsaRdata, RefusesTruncatedRdata) {
+  EXPECT_FALSE(parseTlsaRdata(Bytes{}));
+  EXPECT_FALSE(parseTlsaRdata(Bytes{3}));
+  EXPECT_FALSE(parseTlsaRdata(Bytes{3, 1}));
+  EXPECT_FALSE(parseTlsaRdata(Bytes{3, 1, 1}));  // parameters without association data
+  EXPECT_TRUE(parseTlsaRdata(Bytes{3, 1, 0, 0x30}));
+}
+
+TEST(ParseTlsaRdata, KeepsWrongDigestLengthsAndUnknownValuesForTheCallerToJudge) {
+  // A SHA-256 record with 31 bytes and unknown parameters are unusable (RFC 7671 4), not a broken
+  // DNS answer: they parse with their values as published.
+  Bytes short_digest = {3, 1, 1};
+  short_digest.resize(3 + 31, 0xab);
+  auto record = parseTlsaRdata(short_digest);
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->data.size(), 31u);
+  auto unknown = parseTlsaRdata(Bytes{255, 7, 9, 1, 2});
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->usage, 255);
+  EXPECT_EQ(unknown->selector, 7);
+  EXPECT_EQ(unknown->matching_type, 9);
+  EXPECT_EQ(unknown->data, (std::vector<std::uint8_t>{1, 2}));
+}
+
 }  // namespace
 }  // namespace bulwark::dns

@@ -7,6 +7,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <iterator>
 #include <fstream>
 #include <thread>
 #include <vector>
@@ -231,6 +234,138 @@ TEST(UnboundResolver, TrustAnchorLeavesLocalDataAndFailuresAlone) {
   EXPECT_FALSE(local.secure);
   EXPECT_EQ((*resolver)->mx("mail.example.com").status, Status::temporary);
   std::filesystem::remove(anchor);
+}
+
+// ---- TLSA and zone files (DANE, RFC 7672) ----
+
+const std::string kDigest = "337a19541d393af178920ef94572cf8300d0ae7ab9109b7210fafd02ed6b59bf";
+
+std::filesystem::path writeFile(const std::string& name, const std::string& text) {
+  const auto path = std::filesystem::temp_directory_path() / name;
+  std::ofstream file(path);
+  file << text;
+  return path;
+}
+
+std::string readFile(const std::filesystem::path& path) {
+  std::ifstream file(path);
+  return std::string(std::istreambuf_iterator<char>(file), {});
+}
+
+std::string testZone(const std::string& zone) {
+  return "$ORIGIN " + zone + ".\n$TTL 300\n@ IN SOA ns hostmaster 1 3600 600 86400 300\n"
+         "@ IN NS ns\nns IN A 127.0.0.1\n@ IN MX 10 mx\nmx IN A 127.0.0.1\n"
+         "_25._tcp.mx IN TLSA 3 1 1 " + kDigest + "\n_25._tcp.mx IN TLSA 2 0 1 " + kDigest + "\n";
+}
+
+TEST(UnboundResolver, TlsaFromLocalRecordsIsInsecure) {
+  auto options = localOptions();
+  options.local_records.push_back("_25._tcp.mx1.example.test. TLSA 3 1 1 " + kDigest);
+  auto resolver = openUnboundResolver(options);
+  ASSERT_TRUE(resolver.has_value()) << resolver.error().message;
+  auto answer = (*resolver)->tlsa("_25._tcp.MX1.example.test.");
+  ASSERT_EQ(answer.status, Status::ok) << answer.reason;
+  EXPECT_FALSE(answer.secure);
+  ASSERT_EQ(answer.records.size(), 1u);
+  EXPECT_EQ(answer.records[0].usage, 3);
+  EXPECT_EQ(answer.records[0].data.size(), 32u);
+  EXPECT_EQ(answer.records[0].data[0], 0x33);
+  EXPECT_EQ((*resolver)->tlsa("_25._tcp.mx2.example.test").status, Status::nxdomain);
+  EXPECT_EQ((*resolver)->tlsa("mx1.example.test").status, Status::nodata);
+}
+
+TEST(UnboundResolver, UnsignedZoneFileAnswersOfflineUnderTestAndIsInsecure) {
+  // files.test is under RFC 6761's built-in test. zone, and the only forwarder is closed: the
+  // answers can only come from the zone file.
+  const auto zone = writeFile("bulwark-dns-files.test.zone", testZone("files.test"));
+  // An anchor for an unrelated name, so that a system root anchor (which would make this
+  // unsigned zone bogus without a network to prove test. unsigned) is not loaded.
+  const auto anchor = writeFile("bulwark-dns-elsewhere.ds",
+                                "elsewhere.invalid. IN DS 20326 8 2 "
+                                "E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n");
+  auto options = localOptions();
+  options.trust_anchor_file = anchor;
+  options.zone_files = {zone};
+  auto resolver = openUnboundResolver(options);
+  ASSERT_TRUE(resolver.has_value()) << resolver.error().message;
+  auto mx = (*resolver)->mx("files.test");
+  ASSERT_EQ(mx.status, Status::ok) << mx.reason;
+  EXPECT_FALSE(mx.secure);
+  ASSERT_EQ(mx.records.size(), 1u);
+  EXPECT_EQ(mx.records[0].exchange, "mx.files.test");
+  auto tlsa = (*resolver)->tlsa("_25._tcp.mx.files.test");
+  ASSERT_EQ(tlsa.status, Status::ok) << tlsa.reason;
+  EXPECT_EQ(tlsa.records.size(), 2u);
+  EXPECT_EQ((*resolver)->tlsa("_26._tcp.mx.files.test").status, Status::nxdomain);
+  EXPECT_EQ((*resolver)->mx("example.test").status, Status::ok);  // local records still work
+  std::filesystem::remove(zone);
+  std::filesystem::remove(anchor);
+}
+
+TEST(UnboundResolver, SignedZoneFileValidatesAndATamperedRecordIsBogus) {
+  // ldns-keygen and ldns-signzone (package ldnsutils, scripts/install-deps) sign a zone here.
+  const auto directory = std::filesystem::temp_directory_path() / "bulwark-dns-signed";
+  std::filesystem::remove_all(directory);
+  std::filesystem::create_directories(directory);
+  const auto zone = directory / "signed.test.zone";
+  {
+    std::ofstream file(zone);
+    file << testZone("signed.test");
+  }
+  const std::string command = "cd " + directory.string() +
+                              " && key=$(ldns-keygen -a ECDSAP256SHA256 -k signed.test)"
+                              " && ldns-signzone signed.test.zone $key && cp $key.ds anchor.ds";
+  ASSERT_EQ(std::system(command.c_str()), 0) << "needs ldns-keygen and ldns-signzone";
+  auto options = localOptions();
+  options.trust_anchor_file = directory / "anchor.ds";
+  options.zone_files = {directory / "signed.test.zone.signed"};
+  {
+    auto resolver = openUnboundResolver(options);
+    ASSERT_TRUE(resolver.has_value()) << resolver.error().message;
+    auto mx = (*resolver)->mx("signed.test");
+    ASSERT_EQ(mx.status, Status::ok) << mx.reason;
+    EXPECT_TRUE(mx.secure);
+    auto addresses = (*resolver)->addresses("mx.signed.test");
+    ASSERT_EQ(addresses.status, Status::ok) << addresses.reason;
+    EXPECT_TRUE(addresses.secure);  // A, and the AAAA NODATA proven by NSEC
+    auto tlsa = (*resolver)->tlsa("_25._tcp.mx.signed.test");
+    ASSERT_EQ(tlsa.status, Status::ok) << tlsa.reason;
+    EXPECT_TRUE(tlsa.secure);
+    auto absent = (*resolver)->tlsa("_25._tcp.other.signed.test");
+    EXPECT_EQ(absent.status, Status::nxdomain);
+    EXPECT_TRUE(absent.secure);
+  }
+  // Change the TLSA data after signing: its RRSIG no longer fits.
+  std::string text = readFile(directory / "signed.test.zone.signed");
+  const auto tlsaLine = text.find("TLSA\t3 1 1 ");
+  ASSERT_NE(tlsaLine, std::string::npos);
+  text[text.find(kDigest, tlsaLine)] = '4';
+  writeFile("bulwark-dns-signed/signed.test.zone.signed", text);
+  {
+    auto resolver = openUnboundResolver(options);
+    ASSERT_TRUE(resolver.has_value()) << resolver.error().message;
+    auto tlsa = (*resolver)->tlsa("_25._tcp.mx.signed.test");
+    EXPECT_EQ(tlsa.status, Status::bogus);
+    EXPECT_FALSE(tlsa.secure);
+    EXPECT_TRUE(tlsa.records.empty());
+    EXPECT_TRUE((*resolver)->mx("signed.test").secure);  // the rest of the zone is fine
+  }
+  std::filesystem::remove_all(directory);
+}
+
+TEST(UnboundResolver, ZoneFileProblemsAreReportedAtOpen) {
+  auto options = localOptions();
+  options.zone_files = {"/nonexistent/zone.test.zone"};
+  auto missing = openUnboundResolver(options);
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_NE(missing.error().message.find("/nonexistent/zone.test.zone"), std::string::npos);
+
+  const auto noSoa = writeFile("bulwark-dns-nosoa.zone", "www.nosoa.test. IN A 192.0.2.1\n");
+  options.zone_files = {noSoa};
+  auto refused = openUnboundResolver(options);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("no SOA record"), std::string::npos);
+  std::filesystem::remove(noSoa);
 }
 
 }  // namespace
