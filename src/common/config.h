@@ -79,6 +79,11 @@ struct DeliverySettings {
   std::vector<std::string> dns_forwarders;      // "127.0.0.1@5353"; empty: /etc/resolv.conf
   std::filesystem::path dns_trust_anchor;       // DNSSEC anchor file; empty: system root anchor
   std::vector<std::string> dns_records;         // local zone-file records (tests, offline sites)
+  // MTA-STS (RFC 8461) for MX delivery: policies fetched over HTTPS, cached in the store.
+  bool mta_sts = true;
+  std::uint16_t mta_sts_port = 443;                       // of mta-sts.<domain> (tests use another)
+  std::uint32_t mta_sts_max_policy_size = 64 * 1024;      // bytes of the policy body; past it: none
+  std::uint32_t mta_sts_timeout_seconds = 30;             // the whole fetch
 };
 
 struct User {

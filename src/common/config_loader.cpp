@@ -49,15 +49,19 @@ constexpr std::array<std::string_view, 7> kConnectorKeys = {
     "name", "listen", "tls", "auth", "require_auth", "relay_networks", "limits"};
 constexpr std::array<std::string_view, 2> kLocalDomainKeys = {"name", "delivery"};
 constexpr std::array<std::string_view, 2> kUserKeys = {"name", "password_hash"};
-constexpr std::array<std::string_view, 9> kDeliveryKeys = {"tls",
-                                                           "port",
-                                                           "ca_file",
-                                                           "connect_timeout_seconds",
-                                                           "command_timeout_seconds",
-                                                           "max_connections_per_destination",
-                                                           "dns_forwarders",
-                                                           "dns_trust_anchor",
-                                                           "dns_records"};
+constexpr std::array<std::string_view, 13> kDeliveryKeys = {"tls",
+                                                            "port",
+                                                            "ca_file",
+                                                            "connect_timeout_seconds",
+                                                            "command_timeout_seconds",
+                                                            "max_connections_per_destination",
+                                                            "dns_forwarders",
+                                                            "dns_trust_anchor",
+                                                            "dns_records",
+                                                            "mta_sts",
+                                                            "mta_sts_port",
+                                                            "mta_sts_max_policy_size",
+                                                            "mta_sts_timeout_seconds"};
 constexpr std::array<std::string_view, 6> kSendConnectorKeys = {
     "name", "domains", "smart_host", "tls", "auth_user", "auth_password_file"};
 
@@ -136,7 +140,7 @@ constexpr std::string_view kTopLevelHint =
     "it is a top-level key: move it above the first [table] or [[array]] header";
 constexpr std::string_view kDeliveryHint = "it belongs in the [delivery] table";
 constexpr std::string_view kSendConnectorHint = "it belongs in a [[send_connector]] table";
-const std::array<MisplacedKey, 30> kMisplacedKeys = {{
+const std::array<MisplacedKey, 34> kMisplacedKeys = {{
     {"hostname", kTopLevelHint},
     {"data_dir", kTopLevelHint},
     {"log_level", kTopLevelHint},
@@ -154,6 +158,10 @@ const std::array<MisplacedKey, 30> kMisplacedKeys = {{
     {"dns_forwarders", kDeliveryHint},
     {"dns_trust_anchor", kDeliveryHint},
     {"dns_records", kDeliveryHint},
+    {"mta_sts", kDeliveryHint},
+    {"mta_sts_port", kDeliveryHint},
+    {"mta_sts_max_policy_size", kDeliveryHint},
+    {"mta_sts_timeout_seconds", kDeliveryHint},
     {"domains", kSendConnectorHint},
     {"smart_host", kSendConnectorHint},
     {"auth_user", kSendConnectorHint},
@@ -956,6 +964,18 @@ class Loader {
             delivery.dns_records.push_back(text);
           }
         });
+    if (auto enabled = readBool(table, "mta_sts", path)) delivery.mta_sts = *enabled;
+    if (auto port = readInteger(table, "mta_sts_port", path, 1, 65535, "port", "")) {
+      delivery.mta_sts_port = static_cast<std::uint16_t>(*port);
+    }
+    // RFC 8461 3.2 policies are a few lines; 64 KiB is the RFC's suggested ceiling (3.3).
+    if (auto size = readInteger(table, "mta_sts_max_policy_size", path, 256, kMebibyte, "bytes",
+                                "a policy with a few mx lines needs a few hundred bytes")) {
+      delivery.mta_sts_max_policy_size = static_cast<std::uint32_t>(*size);
+    }
+    if (auto value = readInteger(table, "mta_sts_timeout_seconds", path, 1, 300, "seconds", "")) {
+      delivery.mta_sts_timeout_seconds = static_cast<std::uint32_t>(*value);
+    }
   }
 
   void loadSendConnector(const toml::table& table, const std::string& path) {

@@ -511,7 +511,7 @@ class Attempt {
 
  private:
   TlsLevel effectiveLevel() const {
-    // RFC 8689: a REQUIRETLS message needs a verified certificate (DANE/MTA-STS come later).
+    // RFC 8689: a REQUIRETLS message needs a verified certificate (mta_sts and up include one).
     if (message_.require_tls && settings_.tls < TlsLevel::verify) return TlsLevel::verify;
     return settings_.tls;
   }
@@ -665,6 +665,9 @@ bool Attempt::negotiateTls() {
     fail(localReply(451, "4.7.5", error->text + " with host " + hostText()));
     return false;
   }
+  // The certificate was verified for the MX name, which the domain's MTA-STS policy lists (the
+  // caller tried only such hosts): RFC 8461 4.2.
+  if (level == TlsLevel::mta_sts) result_.evidence.verification = "mta-sts";
   // RFC 3207 4.2: forget what the server said before TLS, ask again.
   capabilities_ = ServerCapabilities{};
   if (!hello(false)) return false;

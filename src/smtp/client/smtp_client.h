@@ -59,7 +59,8 @@ struct HopEvidence {
   std::string tls_cipher;
   std::string peer_subject;         // peer certificate subject, one line
   std::string peer_fingerprint;     // SHA-256 of the DER certificate, hex with colons
-  std::string verification;         // "pkix" (chain and name checked), "none" (not checked)
+  std::string verification;         // "pkix" (chain and name checked), "none" (not checked),
+                                    // "mta-sts" (pkix, for an MX host the MTA-STS policy lists)
 };
 
 struct AttemptResult {
