@@ -297,8 +297,8 @@ void QueueManager::deliverRemote(QueuedMessage& message, const std::string& data
   // The strongest level that applies; REQUIRETLS asks for a verified certificate (RFC 8689 4.2).
   TlsLevel level = route.tls;
   if (envelope.require_tls && level < TlsLevel::verify) level = TlsLevel::verify;
-  // MTA-STS (RFC 8461): MX delivery only (`domain` is empty for smart-host routes); sts::applyPolicy
-  // decides which hosts may be tried and raises the level.
+  // MTA-STS (RFC 8461): MX delivery only (`domain` is empty for smart-host routes);
+  // sts::applyPolicy decides which hosts may be tried and raises the level.
   std::string sts_evidence;
   if (options_.mta_sts != nullptr && !domain.empty() && !endpoints.hosts.empty()) {
     auto plan = sts::applyPolicy(options_.mta_sts->policyFor(domain), std::move(endpoints.hosts),

@@ -41,9 +41,7 @@ DeliveryPlan applyPolicy(const std::optional<ActivePolicy>& policy,
   const std::vector<std::string> unlisted = unlistedHosts(rules, hosts);
 
   switch (rules.mode) {
-    case Mode::none:
-      plan.hosts = std::move(hosts);
-      return plan;
+    case Mode::none: plan.hosts = std::move(hosts); return plan;
     case Mode::testing:
       // RFC 8461 5: deliver as without a policy; only report what enforce would refuse.
       if (!unlisted.empty()) {
@@ -52,21 +50,20 @@ DeliveryPlan applyPolicy(const std::optional<ActivePolicy>& policy,
       }
       plan.hosts = std::move(hosts);
       return plan;
-    case Mode::enforce:
-      break;
+    case Mode::enforce: break;
   }
-  std::copy_if(hosts.begin(), hosts.end(), std::back_inserter(plan.hosts),
-               [&](const smtp::ClientEndpoint& endpoint) {
-                 return policyAllowsHost(rules, endpoint.host);
-               });
+  std::copy_if(
+      hosts.begin(), hosts.end(), std::back_inserter(plan.hosts),
+      [&](const smtp::ClientEndpoint& endpoint) { return policyAllowsHost(rules, endpoint.host); });
   if (!unlisted.empty()) plan.evidence += " skipped=\"" + joined(unlisted) + "\"";
   plan.tls = std::max(tls, TlsLevel::mta_sts);
   if (plan.hosts.empty()) {
-    plan.refusal = smtp::Reply{
-        451, "4.7.5",
-        {"MTA-STS policy of " + policy->domain + " (id " + policy->id +
-         ", mode enforce) lists none of its mail servers (" + joined(unlisted) +
-         "); not delivering to a server the policy does not name"}};
+    plan.refusal =
+        smtp::Reply{451,
+                    "4.7.5",
+                    {"MTA-STS policy of " + policy->domain + " (id " + policy->id +
+                     ", mode enforce) lists none of its mail servers (" + joined(unlisted) +
+                     "); not delivering to a server the policy does not name"}};
   }
   return plan;
 }

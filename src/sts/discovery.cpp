@@ -52,8 +52,7 @@ std::optional<ActivePolicy> PolicyDiscovery::policyFor(std::string_view requeste
   if (auto found = cache_.find(domain)) {
     if (*found && !(*found)->expiredAt(now)) cached = std::move(**found);
   } else {
-    log::warning("mta-sts: cannot read the policy cache for {}: {}", domain,
-                 found.error().message);
+    log::warning("mta-sts: cannot read the policy cache for {}: {}", domain, found.error().message);
   }
 
   // RFC 8461 5.1: absence of a usable record does not remove a cached policy.

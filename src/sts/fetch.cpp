@@ -61,7 +61,8 @@ Result<void> waitFor(int descriptor, short events, SteadyClock::time_point deadl
                      std::string_view during) {
   while (true) {
     const auto remaining =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now()).count();
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now())
+            .count();
     if (remaining <= 0) return makeError("timeout", "timed out " + std::string(during));
     pollfd entry{descriptor, events, 0};
     const int ready = ::poll(&entry, 1, static_cast<int>(std::min<long long>(remaining, 1 << 30)));
@@ -167,7 +168,8 @@ class PolicyExchange {
   Result<void> handshake() {
     ERR_clear_error();
     context_.reset(SSL_CTX_new(TLS_client_method()));
-    if (!context_) return makeError("tls", "cannot create a TLS context: " + net::drainOpenSslErrors());
+    if (!context_)
+      return makeError("tls", "cannot create a TLS context: " + net::drainOpenSslErrors());
     // RFC 8461 3.3 and RFC 8996: TLS 1.2 or newer.
     SSL_CTX_set_min_proto_version(context_.get(), TLS1_2_VERSION);
     const int loaded =
@@ -194,8 +196,9 @@ class PolicyExchange {
       return makeError("tls", "cannot check the certificate name '" + host_ + "'");
     }
     int reason = 0;
-    auto connected = retrySsl(ssl_.get(), descriptor_, deadline_, "in the TLS handshake",
-                              [&] { return SSL_connect(ssl_.get()); }, reason);
+    auto connected = retrySsl(
+        ssl_.get(), descriptor_, deadline_, "in the TLS handshake",
+        [&] { return SSL_connect(ssl_.get()); }, reason);
     if (!connected) return connected.error();
     if (*connected != 1) {
       const long verification = SSL_get_verify_result(ssl_.get());
@@ -230,17 +233,15 @@ class PolicyExchange {
     std::string_view rest = request;
     while (!rest.empty()) {
       int reason = 0;
-      auto written = retrySsl(ssl_.get(), descriptor_, deadline_, "sending the request",
-                              [&] {
-                                return SSL_write(ssl_.get(), rest.data(),
-                                                 static_cast<int>(rest.size()));
-                              },
-                              reason);
+      auto written = retrySsl(
+          ssl_.get(), descriptor_, deadline_, "sending the request",
+          [&] { return SSL_write(ssl_.get(), rest.data(), static_cast<int>(rest.size())); },
+          reason);
       if (!written) return written.error();
       if (*written <= 0) {
         clean_ = false;
-        return makeError("http", "cannot send the request to " + host_ + ": " +
-                                     net::drainOpenSslErrors());
+        return makeError("http",
+                         "cannot send the request to " + host_ + ": " + net::drainOpenSslErrors());
       }
       rest.remove_prefix(static_cast<std::size_t>(*written));
     }
@@ -252,8 +253,9 @@ class PolicyExchange {
     char buffer[16 * 1024];
     while (!parser.complete()) {
       int reason = 0;
-      auto received = retrySsl(ssl_.get(), descriptor_, deadline_, "waiting for the policy",
-                               [&] { return SSL_read(ssl_.get(), buffer, sizeof buffer); }, reason);
+      auto received = retrySsl(
+          ssl_.get(), descriptor_, deadline_, "waiting for the policy",
+          [&] { return SSL_read(ssl_.get(), buffer, sizeof buffer); }, reason);
       if (!received) return received.error();
       if (*received > 0) {
         auto fed = parser.feed(std::string_view(buffer, static_cast<std::size_t>(*received)));
@@ -267,8 +269,7 @@ class PolicyExchange {
       }
       clean_ = false;
       const std::string detail = net::drainOpenSslErrors();
-      return makeError("http", "the connection to " + host_ +
-                                   " ended without a complete response" +
+      return makeError("http", "the connection to " + host_ + " ended without a complete response" +
                                    (detail.empty() ? "" : " (" + detail + ")"));
     }
     return parser.response();
@@ -289,8 +290,7 @@ class PolicyExchange {
     const std::string_view media_type = trim(content_type.substr(0, content_type.find(';')));
     if (!equalsIgnoreCase(media_type, "text/plain")) {
       return makeError("http", url + " has media type \"" +
-                                   std::string(content_type.substr(0, 80)) +
-                                   "\", not text/plain");
+                                   std::string(content_type.substr(0, 80)) + "\", not text/plain");
     }
     return response.body;
   }
@@ -322,8 +322,9 @@ Result<std::string> HttpsPolicyFetcher::fetch(std::string_view domain) {
   const auto deadline = SteadyClock::now() + options_.timeout;
   auto addresses = resolver_.addresses(host);
   if (addresses.status != dns::Status::ok) {
-    return makeError("dns", "cannot find the address of " + host + ": " +
-                                (addresses.reason.empty() ? "no address records" : addresses.reason));
+    return makeError("dns",
+                     "cannot find the address of " + host + ": " +
+                         (addresses.reason.empty() ? "no address records" : addresses.reason));
   }
   Error last = makeError("connect", "no address of " + host + " answered");
   // The first address that accepts the connection decides; the others are only tried when a

@@ -1,8 +1,8 @@
 // Fetching an MTA-STS policy (RFC 8461 3.3): HTTPS GET of
 // https://mta-sts.<domain>/.well-known/mta-sts.txt with a PKIX-verified certificate naming
 // mta-sts.<domain>, TLS 1.2 or newer, no redirects followed, only a 200 with media type
-// text/plain, a body limit and one deadline for the whole exchange. The host is found through the
-// dns::Resolver seam. Everything the server sends is untrusted. Blocking: runs on a delivery worker.
+// text/plain, a body limit and one deadline for the whole exchange. The host is found through
+// the dns::Resolver seam. Everything the server sends is untrusted. Blocking (delivery workers).
 #pragma once
 
 #include "common/result.h"
@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace bulwark::sts {
 
@@ -27,10 +28,10 @@ class PolicyFetcher {
 };
 
 struct FetchOptions {
-  std::uint16_t port = 443;               // tests serve the policy on another port
+  std::uint16_t port = 443;  // tests serve the policy on another port
   std::size_t max_policy_size = 64 * 1024;
-  std::chrono::seconds timeout{30};        // the whole fetch: connect, handshake, request, reply
-  std::filesystem::path ca_file;           // trust anchors; empty: OpenSSL's default paths
+  std::chrono::seconds timeout{30};  // the whole fetch: connect, handshake, request, reply
+  std::filesystem::path ca_file;     // trust anchors; empty: OpenSSL's default paths
 };
 
 class HttpsPolicyFetcher final : public PolicyFetcher {

@@ -12,8 +12,12 @@ namespace {
 
 constexpr std::size_t kMaximumChunkLine = 1024;
 
-Error httpError(std::string message) { return makeError("http", std::move(message)); }
-Error limitError(std::string message) { return makeError("limit", std::move(message)); }
+Error httpError(std::string message) {
+  return makeError("http", std::move(message));
+}
+Error limitError(std::string message) {
+  return makeError("limit", std::move(message));
+}
 
 std::string_view withoutCarriageReturn(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
@@ -32,9 +36,8 @@ std::string_view trimOptionalWhitespace(std::string_view text) {
 }
 
 bool isDigits(std::string_view text) {
-  return !text.empty() && std::all_of(text.begin(), text.end(), [](char c) {
-    return c >= '0' && c <= '9';
-  });
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 }  // namespace
@@ -162,7 +165,8 @@ Result<void> HttpResponseParser::step(bool& progressed) {
         }
         return {};
       }
-      const std::string_view line = withoutCarriageReturn(std::string_view(buffer_).substr(0, newline));
+      const std::string_view line =
+          withoutCarriageReturn(std::string_view(buffer_).substr(0, newline));
       if (line.empty()) {
         state_ = State::complete;
       } else if (line.find(':') == std::string_view::npos) {
@@ -196,14 +200,14 @@ Result<void> HttpResponseParser::parseHead(std::string_view head) {
   if (lines.empty()) return httpError("no status line");
   // status-line = HTTP-version SP status-code SP [ reason-phrase ]
   const std::string_view status_line = withoutCarriageReturn(lines.front());
-  if (status_line.size() < 12 || !status_line.starts_with("HTTP/1.") ||
-      status_line[7] < '0' || status_line[7] > '9' || status_line[8] != ' ' ||
-      !isDigits(status_line.substr(9, 3)) || (status_line.size() > 12 && status_line[12] != ' ')) {
-    return httpError("not an HTTP/1.x status line: \"" +
-                     std::string(status_line.substr(0, 80)) + "\"");
+  if (status_line.size() < 12 || !status_line.starts_with("HTTP/1.") || status_line[7] < '0' ||
+      status_line[7] > '9' || status_line[8] != ' ' || !isDigits(status_line.substr(9, 3)) ||
+      (status_line.size() > 12 && status_line[12] != ' ')) {
+    return httpError("not an HTTP/1.x status line: \"" + std::string(status_line.substr(0, 80)) +
+                     "\"");
   }
-  response_.status = (status_line[9] - '0') * 100 + (status_line[10] - '0') * 10 +
-                     (status_line[11] - '0');
+  response_.status =
+      (status_line[9] - '0') * 100 + (status_line[10] - '0') * 10 + (status_line[11] - '0');
   if (response_.status < 200) {
     return httpError("an interim " + std::to_string(response_.status) +
                      " response, which a GET without Expect never asks for");
@@ -242,7 +246,8 @@ Result<void> HttpResponseParser::parseHead(std::string_view head) {
   if (codings > 0) {
     if (!lengths.empty()) return httpError("both Transfer-Encoding and Content-Length");
     if (codings > 1 || !equalsIgnoreCase(response_.header("transfer-encoding"), "chunked")) {
-      return httpError("the transfer coding \"" + std::string(response_.header("transfer-encoding")) +
+      return httpError("the transfer coding \"" +
+                       std::string(response_.header("transfer-encoding")) +
                        "\" is not supported (only chunked)");
     }
     state_ = State::chunk_size;

@@ -40,8 +40,16 @@ class HttpResponseParser {
   const HttpResponse& response() const { return response_; }
 
  private:
-  enum class State { head, length_body, chunk_size, chunk_data, chunk_end, trailers, close_body,
-                     complete };
+  enum class State {
+    head,
+    length_body,
+    chunk_size,
+    chunk_data,
+    chunk_end,
+    trailers,
+    close_body,
+    complete
+  };
   Result<void> parseHead(std::string_view head);
   Result<void> step(bool& progressed);
   Result<void> appendBody(std::string_view bytes);
@@ -49,8 +57,8 @@ class HttpResponseParser {
   std::size_t body_limit_;
   std::size_t header_limit_;
   State state_ = State::head;
-  std::string buffer_;             // bytes not consumed yet
-  std::size_t remaining_ = 0;      // of the Content-Length body or of the current chunk
+  std::string buffer_;         // bytes not consumed yet
+  std::size_t remaining_ = 0;  // of the Content-Length body or of the current chunk
   std::size_t trailer_bytes_ = 0;
   HttpResponse response_;
 };

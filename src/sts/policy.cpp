@@ -14,7 +14,9 @@ bool isAlphaNumeric(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-bool isSpaceOrTab(char c) { return c == ' ' || c == '\t'; }
+bool isSpaceOrTab(char c) {
+  return c == ' ' || c == '\t';
+}
 
 std::string_view trimSpaceOrTab(std::string_view text) {
   while (!text.empty() && isSpaceOrTab(text.front())) text.remove_prefix(1);
@@ -26,9 +28,8 @@ std::string_view trimSpaceOrTab(std::string_view text) {
 // "-", ".".
 bool isFieldName(std::string_view name) {
   if (name.empty() || name.size() > 32 || !isAlphaNumeric(name.front())) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return isAlphaNumeric(c) || c == '_' || c == '-' || c == '.';
-  });
+  return std::all_of(name.begin(), name.end(),
+                     [](char c) { return isAlphaNumeric(c) || c == '_' || c == '-' || c == '.'; });
 }
 
 // sts-ext-value: printable ASCII except "=", ";" and space.
@@ -63,7 +64,9 @@ bool isDomain(std::string_view domain) {
   return true;
 }
 
-Error syntaxError(std::string message) { return makeError("syntax", std::move(message)); }
+Error syntaxError(std::string message) {
+  return makeError("syntax", std::move(message));
+}
 
 std::string_view withoutTrailingDot(std::string_view name) {
   if (!name.empty() && name.back() == '.') name.remove_suffix(1);
@@ -109,7 +112,8 @@ Result<TxtRecord> parseTxtRecord(std::string_view text) {
     const std::string_view name = field.substr(0, equals);
     const std::string_view value = field.substr(equals + 1);
     if (name == "id") {
-      if (value.empty() || value.size() > 32 || !std::all_of(value.begin(), value.end(), isAlphaNumeric)) {
+      if (value.empty() || value.size() > 32 ||
+          !std::all_of(value.begin(), value.end(), isAlphaNumeric)) {
         return syntaxError("the id \"" + std::string(value) +
                            "\" is not 1 to 32 letters and digits");
       }

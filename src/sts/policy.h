@@ -31,7 +31,7 @@ const char* modeName(Mode mode);
 
 struct Policy {
   Mode mode = Mode::none;
-  std::vector<std::string> mx;      // lower-case patterns: "mx.example.com" or "*.example.com"
+  std::vector<std::string> mx;  // lower-case patterns: "mx.example.com" or "*.example.com"
   std::uint32_t max_age_seconds = 0;
 };
 

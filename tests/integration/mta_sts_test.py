@@ -37,7 +37,8 @@ POLICY_SIZE_LIMIT = 1024
 
 
 def policy(mode, *mx):
-    lines = ["version: STSv1", f"mode: {mode}"] + [f"mx: {name}" for name in mx] + ["max_age: 86400"]
+    lines = ["version: STSv1", f"mode: {mode}"] + [f"mx: {name}" for name in mx]
+    lines.append("max_age: 86400")
     return "\r\n".join(lines) + "\r\n"
 
 
@@ -49,10 +50,12 @@ DOMAINS = {
                        ("policy", policy("enforce", "mx.untrusted.test"))),
     "trial.test": ("mx.trial-relay.test", "trial1", ("policy", policy("testing", "mx.trial.test"))),
     "missing.test": ("mx.missing.test", "missing1", ("status", 404)),
-    "moved.test": ("mx.moved-relay.test", "moved1", ("redirect", policy("enforce", "mx.moved.test"))),
+    "moved.test": ("mx.moved-relay.test", "moved1",
+                   ("redirect", policy("enforce", "mx.moved.test"))),
     "html.test": ("mx.html-relay.test", "html1", ("html", policy("enforce", "mx.html.test"))),
     "big.test": ("mx.big-relay.test", "big1",
-                 ("policy", policy("enforce", "mx.big.test") + "padding: " + "x" * POLICY_SIZE_LIMIT + "\r\n")),
+                 ("policy", policy("enforce", "mx.big.test") +
+                  "padding: " + "x" * POLICY_SIZE_LIMIT + "\r\n")),
     "slow.test": ("mx.slow-relay.test", "slow1", ("slow", policy("enforce", "mx.slow.test"))),
 }
 
@@ -132,7 +135,8 @@ class MtaStsTest(unittest.TestCase):
         cls.certificates = CertificateFolder("bulwark-mta-sts-")
         authority = cls.certificates.authority("sts-ca", "Bulwark MTA-STS Test CA")
         unrelated = cls.certificates.authority("unrelated-ca", "Unrelated Test CA")
-        web_certificate = authority.issue("policy-host", [f"mta-sts.{domain}" for domain in DOMAINS])
+        web_certificate = authority.issue("policy-host",
+                                          [f"mta-sts.{domain}" for domain in DOMAINS])
         mx_names = [mx for domain, (mx, _, _) in DOMAINS.items() if domain != "untrusted.test"]
         mx_certificate = authority.issue("mx-hosts", mx_names)
         untrusted_certificate = unrelated.issue("untrusted-mx", ["mx.untrusted.test"])
@@ -180,7 +184,8 @@ dns_records = {dns_records(ids)}
         """Relays one message to bob@<domain>; returns its token (in the subject and Message-ID)."""
         token = "sts" + uuid.uuid4().hex[:12]
         message = (f"From: <alice@example.test>\r\nTo: <bob@{domain}>\r\nSubject: {token}\r\n"
-                   f"Message-ID: <{token}@example.test>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\n"
+                   f"Message-ID: <{token}@example.test>\r\n"
+                   f"Date: Tue, 24 Nov 2026 10:00:00 +0000\r\n"
                    f"\r\nMTA-STS test {token}.\r\n")
         with smtplib.SMTP("127.0.0.1", self.bulwark.port(), timeout=30) as client:
             client.ehlo("client.example.test")
@@ -239,7 +244,8 @@ dns_records = {dns_records(ids)}
             self.assertTrue(encrypted)
             attempt = self.events(token, "attempt")[0]
             detail = attempt["detail"]
-            self.assertIn(f"host=mx.good.test [127.0.0.1]:{self.sink.port} required=mta-sts", detail)
+            self.assertIn(f"host=mx.good.test [127.0.0.1]:{self.sink.port} required=mta-sts",
+                          detail)
             self.assertRegex(detail, r"tls=TLSv1\.[23] cipher=\S+ verification=mta-sts ")
             self.assertIn('reply="250', detail)
             self.assertIn("mta-sts=enforce id=good1", detail)
@@ -295,7 +301,8 @@ dns_records = {dns_records(ids)}
 
         with self.subTest("policy past mta_sts_max_policy_size: not a policy"):
             self.check_delivered_without_policy("big.test")
-            self.assertTrue(any("big.test" in line and f"larger than {POLICY_SIZE_LIMIT} bytes" in line
+            self.assertTrue(any("big.test" in line and
+                                f"larger than {POLICY_SIZE_LIMIT} bytes" in line
                                 for line in self.bulwark.log_lines), self.bulwark.log_lines[-10:])
 
         with self.subTest("policy host slower than mta_sts_timeout_seconds: not a policy"):
@@ -316,7 +323,8 @@ dns_records = {dns_records(ids)}
         with self.subTest("cached enforce policy, policy host down: MX not listed still defers"):
             token = self.submit("rogue.test")
             deferred = self.events(token, "deferred")[0]
-            self.assertIn("MTA-STS policy of rogue.test (id rogue1, mode enforce)", deferred["detail"])
+            self.assertIn("MTA-STS policy of rogue.test (id rogue1, mode enforce)",
+                          deferred["detail"])
             self.assert_never_arrives(token)
             self.assertTrue(any("rogue.test (record id=rogue1x)" in line and
                                 "keeping the cached policy id=rogue1" in line

@@ -46,11 +46,12 @@ class SmtpSink:
                 line = raw.decode("utf-8", "replace").rstrip("\r\n")
                 verb = line[:4].upper()
                 if verb in ("EHLO", "HELO"):
-                    offered = self.extensions + (["STARTTLS"] if self.tls_context and not encrypted else [])
+                    can_start_tls = self.tls_context is not None and not encrypted
+                    offered = self.extensions + (["STARTTLS"] if can_start_tls else [])
                     lines = ["sink.test"] + offered
                     for index, text in enumerate(lines):
                         send(("250 " if index == len(lines) - 1 else "250-") + text)
-                elif verb == "STAR" and line.upper() == "STARTTLS" and self.tls_context and not encrypted:
+                elif line.upper() == "STARTTLS" and self.tls_context is not None and not encrypted:
                     send("220 2.0.0 go ahead")
                     connection = self.tls_context.wrap_socket(connection, server_side=True)
                     send = lambda text, tls=connection: tls.sendall(text.encode() + b"\r\n")

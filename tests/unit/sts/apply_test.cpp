@@ -42,9 +42,9 @@ TEST(StsApply, WithoutPolicyNothingChanges) {
 TEST(StsApply, EnforceTriesOnlyListedHostsAtLevelMtaSts) {
   const DeliveryPlan plan =
       applyPolicy(policyOf(Mode::enforce, {"*.remote.test"}), mxHosts(), TlsLevel::opportunistic);
-  EXPECT_EQ(names(plan), (std::vector<std::string>{"mx1.remote.test/127.0.0.11",
-                                                   "mx1.remote.test/::1",
-                                                   "mx2.remote.test/127.0.0.13"}));
+  EXPECT_EQ(names(plan),
+            (std::vector<std::string>{"mx1.remote.test/127.0.0.11", "mx1.remote.test/::1",
+                                      "mx2.remote.test/127.0.0.13"}));
   EXPECT_EQ(plan.tls, TlsLevel::mta_sts);
   EXPECT_FALSE(plan.refusal.has_value());
   EXPECT_EQ(plan.evidence, "mta-sts=enforce id=20260101 skipped=\"backup.elsewhere.test\"");
@@ -68,8 +68,9 @@ TEST(StsApply, EnforceWithNoListedHostDefersAndSaysWhy) {
 
 TEST(StsApply, EnforceSatisfiesRequireTlsAndNeverWeakensAStrongerLevel) {
   // REQUIRETLS asked for verify: enforce gives mta_sts, a verified certificate as well.
-  EXPECT_EQ(applyPolicy(policyOf(Mode::enforce, {"*.remote.test"}), mxHosts(), TlsLevel::verify).tls,
-            TlsLevel::mta_sts);
+  EXPECT_EQ(
+      applyPolicy(policyOf(Mode::enforce, {"*.remote.test"}), mxHosts(), TlsLevel::verify).tls,
+      TlsLevel::mta_sts);
   EXPECT_GE(TlsLevel::mta_sts, TlsLevel::verify);
   EXPECT_EQ(applyPolicy(policyOf(Mode::enforce, {"*.remote.test"}), mxHosts(), TlsLevel::dane).tls,
             TlsLevel::dane);

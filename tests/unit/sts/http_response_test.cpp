@@ -56,8 +56,8 @@ TEST(StsHttpResponse, ChunkedBodyWithExtensionsAndTrailers) {
 }
 
 TEST(StsHttpResponse, BodyToTheEndOfTheConnectionAndBareLineFeeds) {
-  auto parsed = parse("HTTP/1.0 200 OK\nContent-Type: text/plain\n\nmode: enforce\n", 1024,
-                      false, true);
+  auto parsed =
+      parse("HTTP/1.0 200 OK\nContent-Type: text/plain\n\nmode: enforce\n", 1024, false, true);
   ASSERT_TRUE(parsed.has_value()) << parsed.error().message;
   EXPECT_EQ(parsed->body, "mode: enforce\n");
   // Without the end of the connection it is not complete.
@@ -65,8 +65,9 @@ TEST(StsHttpResponse, BodyToTheEndOfTheConnectionAndBareLineFeeds) {
 }
 
 TEST(StsHttpResponse, StatusCodesAreReported) {
-  auto moved = parse("HTTP/1.1 301 Moved Permanently\r\nLocation: https://elsewhere.test/\r\n"
-                     "Content-Length: 0\r\n\r\n");
+  auto moved = parse(
+      "HTTP/1.1 301 Moved Permanently\r\nLocation: https://elsewhere.test/\r\n"
+      "Content-Length: 0\r\n\r\n");
   ASSERT_TRUE(moved.has_value()) << moved.error().message;
   EXPECT_EQ(moved->status, 301);
   EXPECT_EQ(moved->header("location"), "https://elsewhere.test/");
@@ -84,9 +85,13 @@ TEST(StsHttpResponse, BodyLimitAtAndPastItForEachFraming) {
   EXPECT_EQ(huge.error().code, "limit");
 
   EXPECT_EQ(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nxxxxx\r\n5\r\nxxxxx"
-                  "\r\n0\r\n\r\n", 10).value().body, ten);
-  auto chunked = parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nxxxxx\r\n6\r\n",
-                       10);
+                  "\r\n0\r\n\r\n",
+                  10)
+                .value()
+                .body,
+            ten);
+  auto chunked =
+      parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nxxxxx\r\n6\r\n", 10);
   ASSERT_FALSE(chunked.has_value());
   EXPECT_EQ(chunked.error().code, "limit");
 
@@ -106,7 +111,8 @@ TEST(StsHttpResponse, HeaderLimitAtAndPastIt) {
 
 TEST(StsHttpResponse, RefusesAmbiguousAndMalformedResponses) {
   for (const std::string& bad : std::vector<std::string>{
-           std::string("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n"),
+           std::string(
+               "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n"),
            std::string("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n"),
            std::string("HTTP/1.1 200 OK\r\nContent-Length: -2\r\n\r\n"),
            std::string("HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\n"),
@@ -134,9 +140,10 @@ TEST(StsHttpResponse, RefusesAmbiguousAndMalformedResponses) {
 }
 
 TEST(StsHttpResponse, TruncatedResponsesAreErrorsAtTheEnd) {
-  for (const std::string& cut : std::vector<std::string>{std::string("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabc"),
-                          std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"),
-                          std::string("HTTP/1.1 200 OK\r\nContent-Le")}) {
+  for (const std::string& cut : std::vector<std::string>{
+           std::string("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nabc"),
+           std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"),
+           std::string("HTTP/1.1 200 OK\r\nContent-Le")}) {
     SCOPED_TRACE(cut);
     auto parsed = parse(cut, 1024, false, true);
     ASSERT_FALSE(parsed.has_value());

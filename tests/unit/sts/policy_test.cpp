@@ -20,12 +20,12 @@ TEST(StsTxtRecord, AcceptsTheRfcExamplesAndExtensions) {
 }
 
 TEST(StsTxtRecord, RefusesWhatTheGrammarDoesNotAllow) {
-  for (const std::string& bad : std::vector<std::string>{"", "v=STSv1", "v=STSv1;", "v=STSv1; ", "v=stsv1; id=abc",
-                          "v=STSv2; id=abc", "id=abc; v=STSv1", "v=STSv1 id=abc",
-                          "v=STSv1; id=", "v=STSv1; id=has-dash", "v=STSv1; id=" +
-                          std::string(33, 'a'), "v=STSv1; ID=abc", "v=STSv1;; id=abc",
-                          "v=STSv1; ext=1", "v=STSv1; id=abc; =x", "v=STSv1; id=abc; e=a b",
-                          "v=STSv1; id=abc; noequals", "v=STSv1; id=abc; e=x=y"}) {
+  for (const std::string& bad : std::vector<std::string>{
+           "", "v=STSv1", "v=STSv1;", "v=STSv1; ", "v=stsv1; id=abc", "v=STSv2; id=abc",
+           "id=abc; v=STSv1", "v=STSv1 id=abc", "v=STSv1; id=", "v=STSv1; id=has-dash",
+           "v=STSv1; id=" + std::string(33, 'a'), "v=STSv1; ID=abc", "v=STSv1;; id=abc",
+           "v=STSv1; ext=1", "v=STSv1; id=abc; =x", "v=STSv1; id=abc; e=a b",
+           "v=STSv1; id=abc; noequals", "v=STSv1; id=abc; e=x=y"}) {
     SCOPED_TRACE(bad);
     auto record = parseTxtRecord(bad);
     ASSERT_FALSE(record.has_value());
@@ -59,13 +59,14 @@ TEST(StsPolicy, ParsesTheRfcExampleWithCrlfOrLf) {
     EXPECT_EQ(policy->mode, Mode::enforce);
     EXPECT_EQ(policy->max_age_seconds, 604800u);
     EXPECT_EQ(policy->mx, (std::vector<std::string>{"mail.example.com", "*.example.net",
-                                                     "backupmx.example.com"}));
+                                                    "backupmx.example.com"}));
   }
 }
 
 TEST(StsPolicy, ModesUnknownKeysDuplicatesAndWhitespace) {
-  auto testing = parsePolicy("version:STSv1\nmode:\ttesting  \nmx: MX.Example.COM\nmax_age: 0\n"
-                             "future_key: some value with spaces\n\n");
+  auto testing = parsePolicy(
+      "version:STSv1\nmode:\ttesting  \nmx: MX.Example.COM\nmax_age: 0\n"
+      "future_key: some value with spaces\n\n");
   ASSERT_TRUE(testing.has_value()) << testing.error().message;
   EXPECT_EQ(testing->mode, Mode::testing);
   EXPECT_EQ(testing->max_age_seconds, 0u);
@@ -78,8 +79,9 @@ TEST(StsPolicy, ModesUnknownKeysDuplicatesAndWhitespace) {
   EXPECT_TRUE(none->mx.empty());
 
   // A key given twice: the first counts (mx accumulates).
-  auto twice = parsePolicy("version: STSv1\nmode: testing\nmode: enforce\nmx: a.test\n"
-                           "mx: a.test\nmax_age: 10\nmax_age: 20\n");
+  auto twice = parsePolicy(
+      "version: STSv1\nmode: testing\nmode: enforce\nmx: a.test\n"
+      "mx: a.test\nmax_age: 10\nmax_age: 20\n");
   ASSERT_TRUE(twice.has_value()) << twice.error().message;
   EXPECT_EQ(twice->mode, Mode::testing);
   EXPECT_EQ(twice->max_age_seconds, 10u);
