@@ -10,6 +10,9 @@
 #include "queue/queue_manager.h"
 #include "net/self_signed.h"
 #include "smtp/server/smtp_server.h"
+#include "sts/cache.h"
+#include "sts/discovery.h"
+#include "sts/fetch.h"
 
 #include <CLI/CLI.hpp>
 #include <signal.h>
@@ -110,7 +113,30 @@ int serve(const ServeOptions& options) {
   }
   SystemClock clock;
   queue::SmtpTransport transport;
-  queue::QueueManager manager(config, **spool, **trace, **resolver, transport, clock);
+  queue::QueueManagerOptions queue_options;
+  // MTA-STS (RFC 8461): policies fetched over HTTPS through the same resolver, cached in the store.
+  std::unique_ptr<sts::PolicyCache> sts_cache;
+  std::unique_ptr<sts::HttpsPolicyFetcher> sts_fetcher;
+  std::unique_ptr<sts::PolicyDiscovery> sts_discovery;
+  if (config.delivery.mta_sts) {
+    auto cache = sts::openSqlitePolicyCache(config.storeDirectory() / "mta-sts.sqlite");
+    if (!cache) {
+      log::error("cannot open the MTA-STS policy cache: {}", cache.error().message);
+      return 1;
+    }
+    sts_cache = std::move(*cache);
+    sts::FetchOptions fetch_options;
+    fetch_options.port = config.delivery.mta_sts_port;
+    fetch_options.max_policy_size = config.delivery.mta_sts_max_policy_size;
+    fetch_options.timeout = std::chrono::seconds(config.delivery.mta_sts_timeout_seconds);
+    fetch_options.ca_file = config.delivery.ca_file;
+    sts_fetcher = std::make_unique<sts::HttpsPolicyFetcher>(**resolver, fetch_options);
+    sts_discovery = std::make_unique<sts::PolicyDiscovery>(**resolver, *sts_fetcher, *sts_cache,
+                                                           clock);
+    queue_options.mta_sts = sts_discovery.get();
+  }
+  queue::QueueManager manager(config, **spool, **trace, **resolver, transport, clock,
+                              queue_options);
   MessageIntake intake(config, **spool, **trace, manager);
   AccountAuthenticator authenticator(config, **users);
   smtp::SmtpServer server(config, certificate, intake, authenticator);

@@ -94,6 +94,11 @@ struct DeliverySettings {
   // Zone files served without network (signed ones validate against dns_trust_anchor).
   std::vector<std::filesystem::path> dns_zone_files;
   bool dane = true;  // RFC 7672: DNSSEC-secure TLSA records raise a host's level to dane
+  // MTA-STS (RFC 8461) for MX delivery: policies fetched over HTTPS, cached in the store.
+  bool mta_sts = true;
+  std::uint16_t mta_sts_port = 443;                       // of mta-sts.<domain> (tests use another)
+  std::uint32_t mta_sts_max_policy_size = 64 * 1024;      // bytes of the policy body; past it: none
+  std::uint32_t mta_sts_timeout_seconds = 30;             // the whole fetch
 };
 
 struct User {

@@ -50,19 +50,11 @@ constexpr auto kConnectorKeys = std::to_array<std::string_view>({
 constexpr auto kLocalDomainKeys = std::to_array<std::string_view>({
     "name", "delivery", "host", "tls", "auth_user", "auth_password_file"});
 constexpr auto kUserKeys = std::to_array<std::string_view>({"name", "password_hash"});
-constexpr auto kDeliveryKeys = std::to_array<std::string_view>({"tls",
-                                                           "port",
-                                                           "ca_file",
-                                                           "connect_timeout_seconds",
-                                                           "command_timeout_seconds",
-                                                           "max_connections_per_destination",
-                                                           "dns_forwarders",
-                                                           "dns_trust_anchor",
-                                                           "dns_records",
-                                                           "chunking",
-
-                                                           "dns_zone_files",
-                                                           "dane"});
+constexpr auto kDeliveryKeys = std::to_array<std::string_view>({
+    "tls", "port", "ca_file", "connect_timeout_seconds", "command_timeout_seconds",
+    "max_connections_per_destination", "dns_forwarders", "dns_trust_anchor", "dns_records",
+    "chunking", "mta_sts", "mta_sts_port", "mta_sts_max_policy_size", "mta_sts_timeout_seconds",
+    "dns_zone_files", "dane"});
 constexpr auto kSendConnectorKeys = std::to_array<std::string_view>({
     "name", "domains", "smart_host", "tls", "auth_user", "auth_password_file"});
 
@@ -162,6 +154,10 @@ const auto kMisplacedKeys = std::to_array<MisplacedKey>({
     {"chunking", kDeliveryHint},
     {"dns_zone_files", kDeliveryHint},
     {"dane", kDeliveryHint},
+    {"mta_sts", kDeliveryHint},
+    {"mta_sts_port", kDeliveryHint},
+    {"mta_sts_max_policy_size", kDeliveryHint},
+    {"mta_sts_timeout_seconds", kDeliveryHint},
     {"domains", kSendConnectorHint},
     {"smart_host", kSendConnectorHint},
     {"auth_user", kSendConnectorHint},
@@ -1033,6 +1029,18 @@ class Loader {
           }
         });
     if (auto dane = readBool(table, "dane", path)) delivery.dane = *dane;
+    if (auto enabled = readBool(table, "mta_sts", path)) delivery.mta_sts = *enabled;
+    if (auto port = readInteger(table, "mta_sts_port", path, 1, 65535, "port", "")) {
+      delivery.mta_sts_port = static_cast<std::uint16_t>(*port);
+    }
+    // RFC 8461 3.2 policies are a few lines; 64 KiB is the RFC's suggested ceiling (3.3).
+    if (auto size = readInteger(table, "mta_sts_max_policy_size", path, 256, kMebibyte, "bytes",
+                                "a policy with a few mx lines needs a few hundred bytes")) {
+      delivery.mta_sts_max_policy_size = static_cast<std::uint32_t>(*size);
+    }
+    if (auto value = readInteger(table, "mta_sts_timeout_seconds", path, 1, 300, "seconds", "")) {
+      delivery.mta_sts_timeout_seconds = static_cast<std::uint32_t>(*value);
+    }
   }
 
   void loadSendConnector(const toml::table& table, const std::string& path) {

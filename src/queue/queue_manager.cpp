@@ -9,6 +9,7 @@
 #include "common/strings.h"
 #include "queue/bounce.h"
 #include "queue/trace_events.h"
+#include "sts/apply.h"
 
 #include <algorithm>
 #include <fstream>
@@ -301,6 +302,21 @@ void QueueManager::deliverRemote(QueuedMessage& message, const std::string& data
   auto endpoints = resolveEndpoints(resolver_, config_, route,
                                     domain.empty() ? splitAddress(envelope.recipients[indexes[0]].address).second
                                                    : domain);
+  // The strongest level that applies; REQUIRETLS asks for a verified certificate (RFC 8689 4.2).
+  TlsLevel level = route.tls;
+  if (envelope.require_tls && level < TlsLevel::verify) level = TlsLevel::verify;
+  // MTA-STS (RFC 8461): MX delivery only (`domain` is empty for smart-host routes);
+  // sts::applyPolicy decides which hosts may be tried and raises the level.
+  std::string sts_evidence;
+  if (options_.mta_sts != nullptr && !domain.empty() && !endpoints.hosts.empty()) {
+    auto plan = sts::applyPolicy(options_.mta_sts->policyFor(domain), std::move(endpoints.hosts),
+                                 level);
+    endpoints.hosts = std::move(plan.hosts);
+    if (plan.refusal) endpoints.failure = std::move(*plan.refusal);
+    level = plan.tls;
+    sts_evidence = std::move(plan.evidence);
+    if (!sts_evidence.empty()) log::info("{}: {}: {}", envelope.queue_id, domain, sts_evidence);
+  }
   if (endpoints.hosts.empty()) {
     for (auto index : indexes) {
       outcomes[index].tried = true;
@@ -325,10 +341,9 @@ void QueueManager::deliverRemote(QueuedMessage& message, const std::string& data
 
   smtp::ClientSettings settings;
   settings.helo_name = config_.hostname;
-  // The strongest level that applies; REQUIRETLS asks for a verified certificate (RFC 8689 4.2),
-  // which a host with DANE (endpoint.dns_level, per host) satisfies as well as PKIX.
-  settings.tls = route.tls;
-  if (envelope.require_tls && settings.tls < TlsLevel::verify) settings.tls = TlsLevel::verify;
+  // The strongest level that applies (route, MTA-STS, REQUIRETLS: see above); DANE raises it per
+  // host (endpoint.dns_level), and satisfies REQUIRETLS as well as PKIX does.
+  settings.tls = level;
   settings.ca_file = config_.delivery.ca_file;
   settings.connect_timeout = std::chrono::seconds(config_.delivery.connect_timeout_seconds);
   settings.command_timeout = std::chrono::seconds(config_.delivery.command_timeout_seconds);
@@ -359,6 +374,7 @@ void QueueManager::deliverRemote(QueuedMessage& message, const std::string& data
     event.tls_version = result.evidence.tls_version;
     event.tls_cipher = result.evidence.tls_cipher;
     event.detail = evidenceText(result.evidence) + " reply=\"" + replyText(result.session) + "\"";
+    if (!sts_evidence.empty()) event.detail += " " + sts_evidence;
     trace_.record(std::move(event));
 
     if (result.session.code < 400 || result.session.code >= 500) {

@@ -16,6 +16,7 @@
 #include "queue/spool.h"
 #include "smtp/client/smtp_client.h"
 #include "store/trace_store.h"
+#include "sts/discovery.h"
 
 #include <condition_variable>
 #include <map>
@@ -50,6 +51,8 @@ struct QueueManagerOptions {
   // `bulwark queue`. Tests with an injected clock turn it off and call runDue() themselves.
   bool scheduler = true;
   std::chrono::milliseconds scan_interval{2000};
+  // MTA-STS (RFC 8461) for MX delivery; null: off ([delivery] mta_sts = false, most tests).
+  sts::PolicyDiscovery* mta_sts = nullptr;
 };
 
 class QueueManager {

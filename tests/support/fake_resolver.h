@@ -17,6 +17,7 @@ class FakeResolver final : public dns::Resolver {
   std::map<std::string, std::vector<dns::MxRecord>> mx_records;
   std::map<std::string, std::vector<std::string>> address_records;
   std::map<std::string, std::vector<dns::TlsaRecord>> tlsa_records;
+  std::map<std::string, std::vector<std::string>> txt_records;  // each string one record
   std::set<std::string> failing;
   std::set<std::string> secure;
   std::set<std::string> bogus;
@@ -34,8 +35,7 @@ class FakeResolver final : public dns::Resolver {
     return lookup(address_records, std::string(host));
   }
   dns::Answer<std::string> txt(std::string_view name) override {
-    std::map<std::string, std::vector<std::string>> none;
-    return lookup(none, std::string(name));
+    return lookup(txt_records, std::string(name));
   }
   dns::Answer<dns::TlsaRecord> tlsa(std::string_view name) override {
     {
@@ -47,7 +47,8 @@ class FakeResolver final : public dns::Resolver {
 
  private:
   bool exists(const std::string& name) const {
-    return mx_records.count(name) || address_records.count(name) || tlsa_records.count(name);
+    return mx_records.count(name) || address_records.count(name) || tlsa_records.count(name) ||
+           txt_records.count(name);
   }
   template <class Record>
   dns::Answer<Record> lookup(const std::map<std::string, std::vector<Record>>& table,

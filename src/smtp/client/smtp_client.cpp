@@ -563,8 +563,9 @@ class Attempt {
 
  private:
   TlsLevel effectiveLevel() const {
-    // The route's level, raised by DANE for this host (RFC 7672 2.2), and by REQUIRETLS to a
-    // verified certificate (RFC 8689 4.2: PKIX or DANE; dane is above verify).
+    // The route's level (raised by MTA-STS enforce), raised by DANE for this host (RFC 7672 2.2),
+    // and by REQUIRETLS to a verified certificate (RFC 8689 4.2: PKIX, MTA-STS or DANE, all at or
+    // above verify).
     TlsLevel level = std::max(settings_.tls, endpoint_.dns_level);
     if (message_.require_tls && level < TlsLevel::verify) level = TlsLevel::verify;
     return level;
@@ -733,6 +734,9 @@ bool Attempt::negotiateTls() {
     fail(localReply(451, "4.7.5", error->text + " with host " + hostText()));
     return false;
   }
+  // The certificate was verified for the MX name, which the domain's MTA-STS policy lists (the
+  // caller tried only such hosts): RFC 8461 4.2.
+  if (level == TlsLevel::mta_sts) result_.evidence.verification = "mta-sts";
   // RFC 3207 4.2: forget what the server said before TLS, ask again.
   capabilities_ = ServerCapabilities{};
   if (!hello(false)) return false;

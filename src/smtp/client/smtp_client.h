@@ -79,7 +79,7 @@ struct HopEvidence {
   Protocol protocol = Protocol::smtp;  // address is "unix:/path" (port 0) for a local socket
   std::string transfer;             // "DATA" or "BDAT" once message content was being sent
   bool converted_to_7bit = false;   // 8-bit content re-encoded for a server without 8BITMIME
-  // "pkix" (chain and name checked), "dane" (matched a TLSA record), "pkix+dane" (both, for a
+  // "pkix" (chain and name checked), "mta-sts" (pkix, for an MX host the MTA-STS policy lists), "dane" (matched a TLSA record), "pkix+dane" (both, for a
   // level above dane), "none" (not checked)
   std::string verification;
   std::string tlsa_match;           // the TLSA record that matched: "dane-ee 3 1 1"

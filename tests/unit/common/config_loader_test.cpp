@@ -1111,5 +1111,44 @@ TEST(ConfigLoaderBounceLimit, DefaultBoundsAndOnePast) {
   EXPECT_FALSE(negative.ok());
 }
 
+TEST(ConfigLoaderMtaSts, DefaultsSettingsBoundsAndOnePast) {
+  const DeliverySettings defaults = load("").config.delivery;
+  EXPECT_TRUE(defaults.mta_sts);
+  EXPECT_EQ(defaults.mta_sts_port, 443);
+  EXPECT_EQ(defaults.mta_sts_max_policy_size, 65536u);
+  EXPECT_EQ(defaults.mta_sts_timeout_seconds, 30u);
+
+  const ConfigLoad set = load(
+      "[delivery]\nmta_sts = false\nmta_sts_port = 8443\nmta_sts_max_policy_size = 4096\n"
+      "mta_sts_timeout_seconds = 5\n");
+  ASSERT_TRUE(set.ok()) << formatProblems("test.toml", set.problems);
+  EXPECT_FALSE(set.config.delivery.mta_sts);
+  EXPECT_EQ(set.config.delivery.mta_sts_port, 8443);
+  EXPECT_EQ(set.config.delivery.mta_sts_max_policy_size, 4096u);
+  EXPECT_EQ(set.config.delivery.mta_sts_timeout_seconds, 5u);
+
+  struct Bound {
+    std::string_view key;
+    std::int64_t minimum;
+    std::int64_t maximum;
+  };
+  for (const Bound& bound : {Bound{"mta_sts_port", 1, 65535},
+                             Bound{"mta_sts_max_policy_size", 256, 1024 * 1024},
+                             Bound{"mta_sts_timeout_seconds", 1, 300}}) {
+    SCOPED_TRACE(std::string(bound.key));
+    const auto text = [&](std::int64_t value) {
+      return "[delivery]\n" + std::string(bound.key) + " = " + std::to_string(value) + "\n";
+    };
+    EXPECT_TRUE(load(text(bound.minimum)).ok());
+    EXPECT_TRUE(load(text(bound.maximum)).ok());
+    const int column = static_cast<int>(bound.key.size()) + 4;
+    expectProblem(text(bound.minimum - 1), 2, column, "delivery." + std::string(bound.key));
+    expectProblem(text(bound.minimum - 1), 2, column, "is below the minimum");
+    expectProblem(text(bound.maximum + 1), 2, column, "is above the maximum");
+  }
+  expectProblem("[delivery]\nmta_sts = \"yes\"\n", 2, 11, "delivery.mta_sts: must be a boolean");
+  expectProblem("mta_sts = true\n", 1, 1, "it belongs in the [delivery] table");
+}
+
 }  // namespace
 }  // namespace bulwark

@@ -713,5 +713,45 @@ TEST_F(ClientTest, LostConnectionAfterDataIsTransient) {
   EXPECT_EQ(result.recipients[1].code, 550);
 }
 
+// RFC 8461 4.2: at mta_sts the certificate is checked like verify (chain, dates, the MX name),
+// and the evidence says the check was made for an MX host the domain's policy names.
+TEST_F(ClientTest, MtaStsLevelVerifiesAndSaysSoInTheEvidence) {
+  auto context = serverTls();
+  FakeSmtpServer server([&](FakeSmtpConnection& connection) {
+    greetAndEhlo(connection, {"STARTTLS"});
+    if (!startTlsAndEhlo(connection, context.get(), {})) return;
+    if (!connection.expect("MAIL FROM")) return;
+    connection.send("250 OK\r\n");
+    if (!connection.expect("RCPT TO")) return;
+    connection.send("250 OK\r\n");
+    if (!connection.expect("DATA")) return;
+    connection.send("354 go\r\n");
+    connection.readData();
+    connection.send("250 2.0.0 queued\r\n");
+    if (connection.expect("QUIT")) connection.send("221 bye\r\n");
+  });
+  ClientSettings mta_sts = settings(TlsLevel::mta_sts);
+  mta_sts.ca_file = certificate_->certificate;
+  AttemptResult result = deliverMessage(endpointFor(server), mta_sts, message({"a@example.test"}));
+  server.join();
+  EXPECT_EQ(result.session.code, 250) << result.session.render();
+  EXPECT_EQ(result.evidence.required, TlsLevel::mta_sts);
+  EXPECT_EQ(result.evidence.verification, "mta-sts");
+
+  // The same level without a trust store that knows the certificate: deferred, nothing sent.
+  FakeSmtpServer untrusted([&](FakeSmtpConnection& connection) {
+    greetAndEhlo(connection, {"STARTTLS"});
+    if (!connection.expect("STARTTLS")) return;
+    connection.send("220 2.0.0 Ready to start TLS\r\n");
+    if (connection.startTls(context.get())) connection.waitForClose();
+  });
+  AttemptResult refused = deliverMessage(endpointFor(untrusted), settings(TlsLevel::mta_sts),
+                                         message({"a@example.test"}));
+  untrusted.join();
+  EXPECT_EQ(refused.session.enhanced, "4.7.5") << refused.session.render();
+  EXPECT_EQ(refused.evidence.verification, "none");
+  EXPECT_EQ(untrusted.transcript().find("MAIL FROM"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace bulwark::smtp
