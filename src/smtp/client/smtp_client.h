@@ -47,6 +47,13 @@ struct ClientSettings {
   std::string auth_password;
   std::chrono::seconds connect_timeout{30};
   std::chrono::seconds command_timeout{300};
+  // Domain Security, used at TlsLevel::mutual only: our certificate is presented, the partner
+  // CAs are trusted besides ca_file, and the server's certificate must name partner_domain (the
+  // recipient domain, not the MX host: see docs/configuration.md "[domain_secure]").
+  std::filesystem::path client_certificate;
+  std::filesystem::path client_private_key;
+  std::vector<std::filesystem::path> partner_ca_files;
+  std::string partner_domain;
 };
 
 // What happened on the wire, for the trace (MISSION.md 1 "per-hop evidence").
@@ -60,6 +67,7 @@ struct HopEvidence {
   std::string peer_subject;         // peer certificate subject, one line
   std::string peer_fingerprint;     // SHA-256 of the DER certificate, hex with colons
   std::string verification;         // "pkix" (chain and name checked), "none" (not checked)
+  std::string verified_name;        // the name the certificate was checked for, when verified
 };
 
 struct AttemptResult {
