@@ -1016,8 +1016,9 @@ class Loader {
     auto key = readPath(table, "client_private_key", path,
                         "to use the pki-issued client certificate or the server's");
     if (table.contains("client_certificate") != table.contains("client_private_key")) {
-      const toml::node& at = table.contains("client_certificate") ? *table.get("client_certificate")
-                                                                  : *table.get("client_private_key");
+      const toml::node& at = table.contains("client_certificate")
+                                 ? *table.get("client_certificate")
+                                 : *table.get("client_private_key");
       report(at, path +
                      ": client_certificate and client_private_key go together; set both, or "
                      "neither to use the default (see docs/configuration.md)");

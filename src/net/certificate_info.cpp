@@ -1,8 +1,6 @@
 // Certificate descriptions and names; see certificate_info.h.
 #include "net/certificate_info.h"
 
-#include "common/strings.h"
-
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -10,6 +8,8 @@
 #include <openssl/x509v3.h>
 
 #include <memory>
+
+#include "common/strings.h"
 
 namespace bulwark::net {
 namespace {

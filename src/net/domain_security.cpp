@@ -3,16 +3,16 @@
 // certificate has the extension); names come from net/certificate_info.
 #include "net/domain_security.h"
 
-#include "common/strings.h"
-#include "net/certificate_info.h"
-#include "net/openssl_errors.h"
-
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
 #include <algorithm>
+
+#include "common/strings.h"
+#include "net/certificate_info.h"
+#include "net/openssl_errors.h"
 
 namespace bulwark::net {
 namespace {
@@ -24,7 +24,9 @@ std::string openSslText() {
 
 // The handshake goes on whatever the client certificate is: whether the client is a partner is
 // decided afterwards, and a stranger without one is still welcome to send ordinary mail.
-int acceptAnyCertificate(int, X509_STORE_CTX*) { return 1; }
+int acceptAnyCertificate(int, X509_STORE_CTX*) {
+  return 1;
+}
 
 // Loads every certificate of the PEM `file` into `store`; false (with `problem` set) when the file
 // cannot be read or holds no certificate (OpenSSL reports that as an error too).
@@ -42,10 +44,9 @@ std::vector<std::string> partnerDomainsNamed(const std::vector<std::string>& cer
                                              const std::vector<std::string>& receive_domains) {
   std::vector<std::string> domains;
   for (const auto& domain : receive_domains) {
-    const bool named = std::any_of(certificate_names.begin(), certificate_names.end(),
-                                   [&](const std::string& name) {
-                                     return equalsIgnoreCase(name, domain);
-                                   });
+    const bool named =
+        std::any_of(certificate_names.begin(), certificate_names.end(),
+                    [&](const std::string& name) { return equalsIgnoreCase(name, domain); });
     if (named) domains.push_back(asciiLower(domain));
   }
   return domains;
@@ -67,8 +68,8 @@ Result<std::unique_ptr<PartnerVerifier>> PartnerVerifier::load(
     if (!loadInto(verifier->store_, file, problem)) return makeError("config", problem);
   }
   if (sk_X509_OBJECT_num(X509_STORE_get0_objects(verifier->store_)) == 0) {
-    return makeError("config", "the partner CA files hold no certificate: " +
-                                   trust_files.front().string());
+    return makeError("config",
+                     "the partner CA files hold no certificate: " + trust_files.front().string());
   }
   verifier->trust_files_ = trust_files;
   for (auto& domain : receive_domains) domain = asciiLower(domain);
@@ -136,8 +137,8 @@ Result<void> PartnerVerifier::requestClientCertificates(ssl_ctx_st* context) con
   for (const auto& file : trust_files_) {
     if (SSL_add_file_cert_subjects_to_stack(names, file.c_str()) != 1) {
       sk_X509_NAME_pop_free(names, X509_NAME_free);
-      return makeError("config", "cannot read CA names from " + file.string() + ": " +
-                                     openSslText());
+      return makeError("config",
+                       "cannot read CA names from " + file.string() + ": " + openSslText());
     }
   }
   SSL_CTX_set_client_CA_list(context, names);  // the context owns the list now
@@ -155,12 +156,12 @@ Result<void> useClientCertificate(ssl_ctx_st* context, const std::filesystem::pa
     return makeError("config", "no client certificate configured for Domain Security");
   }
   if (SSL_CTX_use_certificate_chain_file(context, certificate.c_str()) != 1) {
-    return makeError("tls", "cannot load the client certificate " + certificate.string() + ": " +
-                                openSslText());
+    return makeError(
+        "tls", "cannot load the client certificate " + certificate.string() + ": " + openSslText());
   }
   if (SSL_CTX_use_PrivateKey_file(context, private_key.c_str(), SSL_FILETYPE_PEM) != 1) {
-    return makeError("tls", "cannot load the client private key " + private_key.string() + ": " +
-                                openSslText());
+    return makeError(
+        "tls", "cannot load the client private key " + private_key.string() + ": " + openSslText());
   }
   if (SSL_CTX_check_private_key(context) != 1) {
     drainOpenSslErrors();

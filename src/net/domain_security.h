@@ -7,8 +7,6 @@
 // untrusted input. Headers: no OpenSSL types beyond forward declarations.
 #pragma once
 
-#include "common/result.h"
-
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -16,6 +14,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/result.h"
 
 struct ssl_ctx_st;
 struct x509_st;

@@ -5,10 +5,6 @@
 // first byte. The file given to trustAuthority is untrusted.
 #include "pki/certificate_authority.h"
 
-#include "common/strings.h"
-#include "net/certificate_info.h"
-#include "net/openssl_errors.h"
-
 #include <fcntl.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -26,6 +22,10 @@
 #include <functional>
 #include <iterator>
 #include <memory>
+
+#include "common/strings.h"
+#include "net/certificate_info.h"
+#include "net/openssl_errors.h"
 
 namespace bulwark::pki {
 namespace {
@@ -107,7 +107,8 @@ Result<void> syncDirectory(const std::filesystem::path& directory) {
 // Creates `path` with `content` and `mode`, or fails when it exists. The bytes go to a temporary
 // file opened O_CREAT|O_EXCL with the final mode (a key is never readable by others, not even for
 // a moment), are synced, and appear under the final name by link(), which refuses to replace.
-Result<void> createFile(const std::filesystem::path& path, mode_t mode, const std::string& content) {
+Result<void> createFile(const std::filesystem::path& path, mode_t mode,
+                        const std::string& content) {
   unsigned char random[8];
   RAND_bytes(random, sizeof random);
   std::string suffix = ".partial-";
@@ -137,8 +138,9 @@ Result<void> createFile(const std::filesystem::path& path, mode_t mode, const st
     const int error = errno;
     ::unlink(temporary.c_str());
     if (error == EEXIST) {
-      return makeError("exists", path.string() + " already exists; it is never replaced (remove "
-                                                 "it first if you really mean to)");
+      return makeError("exists", path.string() +
+                                     " already exists; it is never replaced (remove "
+                                     "it first if you really mean to)");
     }
     return makeError("io", "cannot create " + path.string() + ": " + std::strerror(error));
   }
@@ -177,8 +179,8 @@ Result<CertificatePointer> loadCertificate(const std::filesystem::path& path) {
   auto text = readSmallFile(path);
   if (!text) return text.error();
   BioPointer memory(BIO_new_mem_buf(text->data(), static_cast<int>(text->size())));
-  CertificatePointer certificate(
-      memory ? PEM_read_bio_X509(memory.get(), nullptr, nullptr, nullptr) : nullptr);
+  CertificatePointer certificate(memory ? PEM_read_bio_X509(memory.get(), nullptr, nullptr, nullptr)
+                                        : nullptr);
   net::drainOpenSslErrors();
   if (!certificate) return makeError("invalid", path.string() + " holds no PEM certificate");
   return certificate;
@@ -187,7 +189,9 @@ Result<CertificatePointer> loadCertificate(const std::filesystem::path& path) {
 Result<KeyPointer> loadKey(const std::filesystem::path& path) {
   BioPointer file(BIO_new_file(path.c_str(), "r"));
   KeyPointer key(file ? PEM_read_bio_PrivateKey(file.get(), nullptr, nullptr, nullptr) : nullptr);
-  if (!key) return makeError("invalid", "cannot read the key " + path.string() + ": " + openSslText());
+  if (!key) {
+    return makeError("invalid", "cannot read the key " + path.string() + ": " + openSslText());
+  }
   return key;
 }
 
@@ -290,8 +294,7 @@ Result<IssuedFiles> createAuthority(const PkiLayout& layout, const AuthorityOpti
                                    "; it is never replaced (certificates it issued, and partners "
                                    "who trust it, depend on it)");
   }
-  for (const auto& directory :
-       {layout.root, layout.issuedDirectory(), layout.trustedDirectory()}) {
+  for (const auto& directory : {layout.root, layout.issuedDirectory(), layout.trustedDirectory()}) {
     if (auto made = createDirectory(directory); !made) return made.error();
   }
   KeyPointer key = generateKey(options.key_type);
@@ -315,15 +318,16 @@ Result<IssuedFiles> createAuthority(const PkiLayout& layout, const AuthorityOpti
 Result<IssuedFiles> issueCertificate(const PkiLayout& layout, std::string_view name, Usage usage,
                                      const IssueOptions& options) {
   if (std::string problem = nameProblem(name); !problem.empty()) {
-    return makeError("invalid", "\"" + std::string(name) + "\" is not a host or domain name: " +
-                                    problem);
+    return makeError("invalid",
+                     "\"" + std::string(name) + "\" is not a host or domain name: " + problem);
   }
   if (auto valid = checkDays(options.days); !valid) return valid.error();
   const std::string lowered = asciiLower(name);
   std::error_code error;
   if (!std::filesystem::exists(layout.authorityKey(), error)) {
-    return makeError("missing", "no CA in " + layout.root.string() + "; create it first with: "
-                                                                     "bulwark pki init");
+    return makeError("missing", "no CA in " + layout.root.string() +
+                                    "; create it first with: "
+                                    "bulwark pki init");
   }
   auto ca_certificate = loadCertificate(layout.authorityCertificate());
   if (!ca_certificate) return ca_certificate.error();
@@ -373,8 +377,8 @@ Result<IssuedFiles> trustAuthority(const PkiLayout& layout, const std::filesyste
                                     "only (and tell them to keep their keys to themselves)");
   }
   BioPointer memory(BIO_new_mem_buf(content.data(), static_cast<int>(content.size())));
-  CertificatePointer certificate(
-      memory ? PEM_read_bio_X509(memory.get(), nullptr, nullptr, nullptr) : nullptr);
+  CertificatePointer certificate(memory ? PEM_read_bio_X509(memory.get(), nullptr, nullptr, nullptr)
+                                        : nullptr);
   if (!certificate) {
     net::drainOpenSslErrors();
     return makeError("invalid", file.string() +
@@ -472,10 +476,9 @@ Result<std::vector<CertificateSummary>> listCertificates(const PkiLayout& layout
                           (X509_get_extended_key_usage(loaded) & XKU_SSL_SERVER) != 0;
       role = server ? "server" : "client";
     }
-    summaries.push_back(CertificateSummary{std::move(role), path, net::certificateSubject(loaded),
-                                           net::certificateDomainNames(loaded),
-                                           net::certificateNotAfter(loaded),
-                                           net::certificateFingerprint(loaded)});
+    summaries.push_back(CertificateSummary{
+        std::move(role), path, net::certificateSubject(loaded), net::certificateDomainNames(loaded),
+        net::certificateNotAfter(loaded), net::certificateFingerprint(loaded)});
     return {};
   };
   std::error_code error;

@@ -5,12 +5,12 @@
 // may be anything). Limits: unencrypted PEM keys (mode 0600); no revocation lists yet.
 #pragma once
 
-#include "common/result.h"
-
 #include <filesystem>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/result.h"
 
 namespace bulwark::pki {
 

@@ -3,10 +3,10 @@
 // missing or broken file stops the start with its name instead of deferring mail later.
 #pragma once
 
+#include <filesystem>
+
 #include "common/config.h"
 #include "common/result.h"
-
-#include <filesystem>
 
 namespace bulwark::pki {
 

@@ -347,8 +347,8 @@ std::optional<IoError> Connection::prepareMutualTls(SSL_CTX* context) {
   if (auto trusted = net::addTrustAnchors(context, settings_.partner_ca_files); !trusted) {
     return IoError{false, trusted.error().message};
   }
-  auto presented =
-      net::useClientCertificate(context, settings_.client_certificate, settings_.client_private_key);
+  auto presented = net::useClientCertificate(context, settings_.client_certificate,
+                                             settings_.client_private_key);
   if (!presented) return IoError{false, presented.error().message};
   return std::nullopt;
 }

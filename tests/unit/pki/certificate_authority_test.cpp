@@ -4,8 +4,6 @@
 // a CA certificate.
 #include "pki/certificate_authority.h"
 
-#include "pki_test_support.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/x509v3.h>
@@ -13,11 +11,13 @@
 
 #include <fstream>
 
+#include "pki_test_support.h"
+
 namespace bulwark::pki {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::Certificate;
+using ::testing::HasSubstr;
 using testing::readCertificate;
 using testing::TemporaryDirectory;
 
@@ -149,9 +149,9 @@ TEST_F(CertificateAuthorityTest, SerialsAreRandomAndDistinct) {
   Certificate first = readCertificate(layout.issuedCertificate("a.example.test"));
   Certificate second = readCertificate(layout.issuedCertificate("b.example.test"));
   ASSERT_TRUE(first && second);
-  EXPECT_NE(ASN1_INTEGER_cmp(X509_get0_serialNumber(first.get()),
-                             X509_get0_serialNumber(second.get())),
-            0);
+  EXPECT_NE(
+      ASN1_INTEGER_cmp(X509_get0_serialNumber(first.get()), X509_get0_serialNumber(second.get())),
+      0);
   // 16 random bytes, positive: at least 15 significant bytes almost surely, never negative.
   BIGNUM* serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(first.get()), nullptr);
   EXPECT_GE(BN_num_bytes(serial), 15);
@@ -219,9 +219,8 @@ TEST_F(TrustTest, PartnerCaIsCopiedIntoTrustedAndListedForVerification) {
   Certificate copy = readCertificate(trusted->certificate);
   ASSERT_TRUE(copy);
   EXPECT_EQ(X509_cmp(original.get(), copy.get()), 0);
-  EXPECT_EQ(partnerTrustFiles(layout),
-            (std::vector<std::filesystem::path>{layout.authorityCertificate(),
-                                                trusted->certificate}));
+  EXPECT_EQ(partnerTrustFiles(layout), (std::vector<std::filesystem::path>{
+                                           layout.authorityCertificate(), trusted->certificate}));
 
   auto again = trustAuthority(layout, partner.authorityCertificate());
   ASSERT_FALSE(again);

@@ -4,9 +4,6 @@
 // from the built-in CA, or are built here where the CA would refuse to make them.
 #include "net/domain_security.h"
 
-#include "pki/certificate_authority.h"
-#include "pki_test_support.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
@@ -14,19 +11,23 @@
 
 #include <fstream>
 
+#include "pki/certificate_authority.h"
+#include "pki_test_support.h"
+
 namespace bulwark::pki {
 namespace {
 
+using testing::Certificate;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using testing::Certificate;
 using testing::readCertificate;
 using testing::TemporaryDirectory;
 
 TEST(PartnerDomainsNamed, ExactCaseInsensitiveMatchesOnly) {
   const std::vector<std::string> receive = {"partner.example", "second.example"};
-  EXPECT_THAT(net::partnerDomainsNamed({"Partner.EXAMPLE"}, receive), ElementsAre("partner.example"));
+  EXPECT_THAT(net::partnerDomainsNamed({"Partner.EXAMPLE"}, receive),
+              ElementsAre("partner.example"));
   EXPECT_THAT(net::partnerDomainsNamed({"mail.partner.example"}, receive), IsEmpty());
   EXPECT_THAT(net::partnerDomainsNamed({"*.partner.example"}, receive), IsEmpty());
   EXPECT_THAT(net::partnerDomainsNamed({"partner.example.evil"}, receive), IsEmpty());
@@ -54,8 +55,8 @@ class PartnerVerifierTest : public ::testing::Test {
     stranger_options.organization = "Stranger";
     ASSERT_TRUE(createAuthority(stranger, stranger_options));
     ASSERT_TRUE(trustAuthority(ours, partner.authorityCertificate()));
-    auto loaded = net::PartnerVerifier::load(partnerTrustFiles(ours),
-                                             {"Partner.Example", "second.example"});
+    auto loaded =
+        net::PartnerVerifier::load(partnerTrustFiles(ours), {"Partner.Example", "second.example"});
     ASSERT_TRUE(loaded) << loaded.error().message;
     verifier = std::move(*loaded);
   }
@@ -83,8 +84,8 @@ class PartnerVerifierTest : public ::testing::Test {
     X509_gmtime_adj(X509_getm_notAfter(leaf), 3600);
     X509_set_pubkey(leaf, key);
     X509_NAME_add_entry_by_txt(X509_get_subject_name(leaf), "CN", MBSTRING_ASC,
-                               reinterpret_cast<const unsigned char*>(common_name.c_str()), -1,
-                               -1, 0);
+                               reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1,
+                               0);
     X509_set_issuer_name(leaf, X509_get_subject_name(authority.get()));
     if (!alternative_names.empty()) {
       std::string value;
@@ -139,7 +140,8 @@ TEST_F(PartnerVerifierTest, CertificateFromAnUntrustedCaIsNotAPartner) {
 
 TEST_F(PartnerVerifierTest, CertificateOutOfDateIsNotAPartner) {
   Certificate client = issue(partner, "partner.example", Usage::client);
-  const auto later = std::chrono::system_clock::now() + std::chrono::hours(24 * (kDefaultLeafDays + 1));
+  const auto later =
+      std::chrono::system_clock::now() + std::chrono::hours(24 * (kDefaultLeafDays + 1));
   net::PartnerCheck expired = verifier->checkCertificate(client.get(), nullptr, later);
   EXPECT_THAT(expired.domains, IsEmpty());
   EXPECT_THAT(expired.reason, HasSubstr("expired"));
@@ -194,8 +196,8 @@ TEST(ClientCertificateCheck, PairMustLoadAndMatch) {
   // OpenSSL notices the mismatch when it loads the key; the message names the key file.
   EXPECT_THAT(mismatched.error().message, HasSubstr(layout.issuedKey("other.test").string()));
   EXPECT_THAT(mismatched.error().message, HasSubstr("mismatch"));
-  auto missing = net::checkClientCertificate(directory.path() / "none.pem",
-                                             layout.issuedKey("other.test"));
+  auto missing =
+      net::checkClientCertificate(directory.path() / "none.pem", layout.issuedKey("other.test"));
   ASSERT_FALSE(missing);
   EXPECT_THAT(missing.error().message, HasSubstr("none.pem"));
 }
