@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   bulwark::app::addTraceCommand(app, action);
   bulwark::app::addUserCommand(app, action);
   bulwark::app::addQueueCommand(app, action);
+  bulwark::app::addPkiCommand(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

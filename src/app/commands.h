@@ -17,5 +17,6 @@ void addConfigCommand(CLI::App& app, Action& action);
 void addTraceCommand(CLI::App& app, Action& action);
 void addUserCommand(CLI::App& app, Action& action);
 void addQueueCommand(CLI::App& app, Action& action);
+void addPkiCommand(CLI::App& app, Action& action);
 
 }  // namespace bulwark::app

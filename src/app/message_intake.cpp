@@ -49,19 +49,25 @@ void MessageIntake::accept(smtp::Transaction transaction, std::function<void(smt
   auto data = std::make_shared<const std::string>(std::move(transaction.data));
   auto envelope = envelopeFrom(transaction);
   envelope.size = data->size();
+  // Domain Security: the trace says which partner the message was authenticated as.
+  std::string detail =
+      transaction.partner_domain.empty() ? "" : "partner=" + transaction.partner_domain;
   committers_.post([this, envelope = std::move(envelope), data = std::move(data),
-                    done = std::move(done)]() mutable {
+                    done = std::move(done), detail = std::move(detail)]() mutable {
     auto committed = spool_.commit(envelope, *data);
     if (!committed) {
       log::error("{}: spool commit failed: {}", envelope.queue_id, committed.error().message);
       done(smtp::makeReply(smtp::ReplyKind::local_error));
       return;
     }
-    log::info("{}: queued from=<{}> recipients={} size={} client=[{}]{}", envelope.queue_id,
+    log::info("{}: queued from=<{}> recipients={} size={} client=[{}]{}{}", envelope.queue_id,
               envelope.sender, envelope.recipients.size(), envelope.size, envelope.client_address,
-              envelope.tls_version.empty() ? "" : " tls=" + envelope.tls_version);
+              envelope.tls_version.empty() ? "" : " tls=" + envelope.tls_version,
+              detail.empty() ? "" : " " + detail);
     done(smtp::makeReply(smtp::ReplyKind::queued, "Queued as " + envelope.queue_id));
-    trace_.record(queue::traceEvent(envelope, "received"));
+    auto event = queue::traceEvent(envelope, "received");
+    event.detail = detail;
+    trace_.record(std::move(event));
     manager_.submit(std::move(envelope), std::move(data));
   });
 }

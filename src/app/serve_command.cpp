@@ -9,6 +9,7 @@
 #include "dns/resolver.h"
 #include "queue/queue_manager.h"
 #include "net/self_signed.h"
+#include "pki/domain_secure_files.h"
 #include "smtp/server/smtp_server.h"
 #include "sts/cache.h"
 #include "sts/discovery.h"
@@ -39,7 +40,8 @@ int serve(const ServeOptions& options) {
                                 load.problems);
     return 1;
   }
-  const Config& config = load.config;
+  // Not const: the Domain Security files are resolved below, once the server certificate is known.
+  Config& config = load.config;
   log::Level level = log::Level::info;
   log::parseLevel(config.log_level, level);
   log::setLevel(level);
@@ -74,6 +76,19 @@ int serve(const ServeOptions& options) {
                 generated->certificate.string());
     }
     certificate = {generated->certificate, generated->private_key};
+  }
+  if (auto resolved = pki::resolveDomainSecureFiles(config, certificate.certificate,
+                                                    certificate.private_key);
+      !resolved) {
+    log::error("{}", resolved.error().message);
+    return 1;
+  }
+  if (!config.domain_secure.send.empty() || !config.domain_secure.receive.empty()) {
+    log::info("domain security: {} send domain(s), {} receive domain(s), client certificate {}, "
+              "{} partner CA file(s)",
+              config.domain_secure.send.size(), config.domain_secure.receive.size(),
+              config.domain_secure.resolved_client_certificate.string(),
+              config.domain_secure.resolved_trust_files.size());
   }
 
   auto spool = queue::openFileSpool(config.queueDirectory());

@@ -19,6 +19,23 @@ const LocalDomain* Config::localDomain(std::string_view domain) const {
   return nullptr;
 }
 
+namespace {
+
+bool listed(const std::vector<std::string>& domains, std::string_view domain) {
+  for (const auto& entry : domains) {
+    if (equalsIgnoreCase(entry, domain)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool DomainSecureSettings::sendsTo(std::string_view domain) const { return listed(send, domain); }
+
+bool DomainSecureSettings::receivesFrom(std::string_view domain) const {
+  return listed(receive, domain);
+}
+
 const char* const kEmbeddedDefaultConfig = R"toml(# Bulwark embedded default configuration.
 # Data in ./var, SMTP on 127.0.0.1:2525 with STARTTLS (self-signed certificate generated on first
 # start), every local part of example.test delivered to ./var/mail/example.test/<localpart>/.

@@ -101,6 +101,25 @@ struct DeliverySettings {
   std::uint32_t mta_sts_timeout_seconds = 30;             // the whole fetch
 };
 
+// Domain Security (mutual TLS with partner organisations; docs/configuration.md
+// "[domain_secure]"). Domains are stored lower-cased; empty paths mean the defaults below, which
+// `bulwark serve` resolves at start (the resolved_* fields).
+struct DomainSecureSettings {
+  std::vector<std::string> send;     // delivered at TlsLevel::mutual, naming the recipient domain
+  std::vector<std::string> receive;  // accepted from only with a verified partner certificate
+  std::filesystem::path client_certificate;  // empty: pki/issued/<first local domain>.pem, else
+  std::filesystem::path client_private_key;  // the server certificate
+  std::filesystem::path trusted_ca_file;     // empty: pki/ca.pem and pki/trusted/*.pem
+  bool reject_unauthenticated = true;        // MAIL FROM a receive domain without it: 550 5.7.1
+  // Filled in at start from the above: what the server and the queue actually use.
+  std::vector<std::filesystem::path> resolved_trust_files;
+  std::filesystem::path resolved_client_certificate;
+  std::filesystem::path resolved_client_private_key;
+
+  bool sendsTo(std::string_view domain) const;
+  bool receivesFrom(std::string_view domain) const;
+};
+
 struct User {
   std::string name;           // login name, usually an address
   std::string password_hash;  // "$pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>"
@@ -125,11 +144,13 @@ struct Config {
   std::uint64_t bounce_size_limit = 50000;   // bytes of the original returned whole in a bounce
   std::vector<SendConnector> send_connectors;
   DeliverySettings delivery;
+  DomainSecureSettings domain_secure;
 
   std::filesystem::path queueDirectory() const { return data_dir / "queue"; }
   std::filesystem::path mailDirectory() const { return data_dir / "mail"; }
   std::filesystem::path storeDirectory() const { return data_dir / "store"; }
   std::filesystem::path tlsDirectory() const { return data_dir / "tls"; }
+  std::filesystem::path pkiDirectory() const { return data_dir / "pki"; }
   bool isLocalDomain(std::string_view domain) const;
   const LocalDomain* localDomain(std::string_view domain) const;  // null when not local
 };

@@ -43,7 +43,8 @@ constexpr auto kTopLevelKeys = std::to_array<std::string_view>({"hostname",
                                                             "receive_connector",
                                                             "send_connector",
                                                             "local_domain",
-                                                            "user"});
+                                                            "user",
+                                                            "domain_secure"});
 constexpr auto kTlsKeys = std::to_array<std::string_view>({"certificate", "private_key"});
 constexpr auto kConnectorKeys = std::to_array<std::string_view>({
     "name", "listen", "tls", "auth", "require_auth", "relay_networks", "limits"});
@@ -55,6 +56,9 @@ constexpr auto kDeliveryKeys = std::to_array<std::string_view>({
     "max_connections_per_destination", "dns_forwarders", "dns_trust_anchor", "dns_records",
     "chunking", "mta_sts", "mta_sts_port", "mta_sts_max_policy_size", "mta_sts_timeout_seconds",
     "dns_zone_files", "dane"});
+constexpr auto kDomainSecureKeys = std::to_array<std::string_view>({
+    "send", "receive", "client_certificate", "client_private_key", "trusted_ca_file",
+    "reject_unauthenticated"});
 constexpr auto kSendConnectorKeys = std::to_array<std::string_view>({
     "name", "domains", "smart_host", "tls", "auth_user", "auth_password_file"});
 
@@ -133,6 +137,7 @@ constexpr std::string_view kTopLevelHint =
     "it is a top-level key: move it above the first [table] or [[array]] header";
 constexpr std::string_view kDeliveryHint = "it belongs in the [delivery] table";
 constexpr std::string_view kSendConnectorHint = "it belongs in a [[send_connector]] table";
+constexpr std::string_view kDomainSecureHint = "it belongs in the [domain_secure] table";
 const auto kMisplacedKeys = std::to_array<MisplacedKey>({
     {"hostname", kTopLevelHint},
     {"data_dir", kTopLevelHint},
@@ -173,6 +178,12 @@ const auto kMisplacedKeys = std::to_array<MisplacedKey>({
      "it belongs in a [[local_domain]] table (delivery = \"maildir\"); outbound settings are "
      "the top-level [delivery] table"},
     {"password_hash", "it belongs in a [[user]] table"},
+    {"send", kDomainSecureHint},
+    {"receive", kDomainSecureHint},
+    {"client_certificate", kDomainSecureHint},
+    {"client_private_key", kDomainSecureHint},
+    {"trusted_ca_file", kDomainSecureHint},
+    {"reject_unauthenticated", kDomainSecureHint},
 });
 
 std::string inQuotes(std::string_view text) {
@@ -700,6 +711,8 @@ class Loader {
         loadUser(*(*tables)[index], "user[" + std::to_string(index + 1) + "]");
       }
     }
+    // After [[local_domain]]: a partner domain cannot be one of ours.
+    if (const toml::table* table = tableAt(root, "domain_secure", "")) loadDomainSecure(*table);
   }
 
   void report(const toml::source_region& where, std::string message) {
@@ -1040,6 +1053,69 @@ class Loader {
     }
     if (auto value = readInteger(table, "mta_sts_timeout_seconds", path, 1, 300, "seconds", "")) {
       delivery.mta_sts_timeout_seconds = static_cast<std::uint32_t>(*value);
+    }
+  }
+
+  // One list of partner domains: names, lower-cased, each once, none of them ours.
+  void loadPartnerDomains(const toml::table& table, std::string_view key,
+                          std::vector<std::string>& domains) {
+    const std::string path = "domain_secure";
+    std::vector<std::pair<std::string, int>> seen;
+    forEachString(
+        table, key, path, "write " + std::string(key) + " = [\"partner.example\"]",
+        [&](const toml::node& node, const std::string& element_path, const std::string& text) {
+          std::string problem = domainNameProblem(text);
+          if (!problem.empty()) {
+            report(node, element_path + ": " + problem +
+                             " (list whole domains: no wildcards, no addresses)");
+            return;
+          }
+          const std::string domain = asciiLower(text);
+          const int line = static_cast<int>(node.source().begin.line);
+          auto duplicate = std::find_if(seen.begin(), seen.end(),
+                                        [&](const auto& entry) { return entry.first == domain; });
+          if (duplicate != seen.end()) {
+            report(node, element_path + ": " + inQuotes(domain) + " is already listed at line " +
+                             std::to_string(duplicate->second) + "; remove one of them");
+            return;
+          }
+          if (config.isLocalDomain(domain)) {
+            report(node, element_path + ": " + inQuotes(domain) +
+                             " is one of our [[local_domain]]s; list the partner's domains here, "
+                             "not ours");
+            return;
+          }
+          seen.emplace_back(domain, line);
+          domains.push_back(domain);
+        });
+  }
+
+  void loadDomainSecure(const toml::table& table) {
+    const std::string path = "domain_secure";
+    checkKeys(table, path, kDomainSecureKeys);
+    DomainSecureSettings& settings = config.domain_secure;
+    loadPartnerDomains(table, "send", settings.send);
+    loadPartnerDomains(table, "receive", settings.receive);
+    auto certificate = readPath(table, "client_certificate", path,
+                                "to use the pki-issued client certificate or the server's");
+    auto key = readPath(table, "client_private_key", path,
+                        "to use the pki-issued client certificate or the server's");
+    if (table.contains("client_certificate") != table.contains("client_private_key")) {
+      const toml::node& at = table.contains("client_certificate")
+                                 ? *table.get("client_certificate")
+                                 : *table.get("client_private_key");
+      report(at, path +
+                     ": client_certificate and client_private_key go together; set both, or "
+                     "neither to use the default (see docs/configuration.md)");
+    }
+    if (certificate) settings.client_certificate = *certificate;
+    if (key) settings.client_private_key = *key;
+    if (auto file = readPath(table, "trusted_ca_file", path,
+                             "to trust the pki CA and the partner CAs in data_dir/pki/trusted/")) {
+      settings.trusted_ca_file = *file;
+    }
+    if (auto reject = readBool(table, "reject_unauthenticated", path)) {
+      settings.reject_unauthenticated = *reject;
     }
   }
 

@@ -75,6 +75,9 @@ std::string evidenceText(const smtp::HopEvidence& evidence) {
     if (!evidence.tlsa_match.empty()) text += " tlsa=\"" + evidence.tlsa_match + "\"";
     if (!evidence.peer_subject.empty()) text += " certificate=\"" + evidence.peer_subject + "\"";
     if (!evidence.peer_fingerprint.empty()) text += " sha256=" + evidence.peer_fingerprint;
+    if (evidence.required == TlsLevel::mutual && !evidence.verified_name.empty()) {
+      text += " partner=" + evidence.verified_name;
+    }
   }
   // How the content went (DATA or BDAT), and whether it was converted to 7 bit (RFC 6152 3).
   if (!evidence.transfer.empty()) text += " transfer=" + evidence.transfer;
@@ -271,7 +274,10 @@ void QueueManager::deliver(QueuedMessage& message, const std::string& data) {
     Route route = routeFor(config_, domain);
     if (!route.local) {
       bool smart_host = route.connector && !route.connector->smart_host.empty();
-      auto key = std::make_pair(route.destination, smart_host ? std::string() : domain);
+      // A mutual-TLS domain gets its own connection even through a smart host: the
+      // certificate is checked for that one domain.
+      const bool shared_connection = smart_host && route.tls != TlsLevel::mutual;
+      auto key = std::make_pair(route.destination, shared_connection ? std::string() : domain);
       groups[key].push_back(index);
       routes.emplace(key, route);
       continue;
@@ -348,6 +354,14 @@ void QueueManager::deliverRemote(QueuedMessage& message, const std::string& data
   settings.connect_timeout = std::chrono::seconds(config_.delivery.connect_timeout_seconds);
   settings.command_timeout = std::chrono::seconds(config_.delivery.command_timeout_seconds);
   settings.chunking = config_.delivery.chunking;
+  if (settings.tls == TlsLevel::mutual) {
+    const DomainSecureSettings& domain_secure = config_.domain_secure;
+    settings.client_certificate = domain_secure.resolved_client_certificate;
+    settings.client_private_key = domain_secure.resolved_client_private_key;
+    settings.partner_ca_files = domain_secure.resolved_trust_files;
+    settings.partner_domain =
+        domain.empty() ? splitAddress(envelope.recipients[indexes[0]].address).second : domain;
+  }
   if (route.connector && !route.connector->auth_user.empty()) {
     settings.auth_user = route.connector->auth_user;
     std::ifstream file(route.connector->auth_password_file);

@@ -192,6 +192,8 @@ Route routeFor(const Config& config, std::string_view domain) {
     }
   }
   route.tls = route.connector ? route.connector->tls : config.delivery.tls;
+  // Domain Security: the strongest level, whatever the connector says (DESIGN.md "TLS policy").
+  if (config.domain_secure.sendsTo(lower)) route.tls = TlsLevel::mutual;
   route.destination = route.connector && !route.connector->smart_host.empty()
                           ? "[" + route.connector->smart_host + "]"
                           : lower;

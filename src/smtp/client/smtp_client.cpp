@@ -41,6 +41,7 @@
 
 #include "common/dsn.h"
 #include "net/base64.h"
+#include "net/domain_security.h"
 #include "net/openssl_errors.h"
 #include "net/tls_context.h"
 #include "smtp/client/dane_tls.h"
@@ -164,6 +165,8 @@ class Connection {
  private:
   // Waits for `events` until `deadline`; false on timeout or error (text in `error`).
   bool waitFor(short events, Clock::time_point deadline, IoError& error);
+  // At TlsLevel::mutual: our client certificate and the partner CAs into `context`.
+  std::optional<IoError> prepareMutualTls(SSL_CTX* context);
 
   const ClientEndpoint& endpoint_;
   const ClientSettings& settings_;
@@ -368,6 +371,17 @@ bool isIpLiteral(const std::string& host) {
          ::inet_pton(AF_INET6, host.c_str(), address) == 1;
 }
 
+std::optional<IoError> Connection::prepareMutualTls(SSL_CTX* context) {
+  if (settings_.tls != TlsLevel::mutual) return std::nullopt;
+  if (auto trusted = net::addTrustAnchors(context, settings_.partner_ca_files); !trusted) {
+    return IoError{false, trusted.error().message};
+  }
+  auto presented = net::useClientCertificate(context, settings_.client_certificate,
+                                             settings_.client_private_key);
+  if (!presented) return IoError{false, presented.error().message};
+  return std::nullopt;
+}
+
 std::optional<IoError> Connection::startTls(bool verify, HopEvidence& evidence) {
   ERR_clear_error();
   ssl_context_.reset(SSL_CTX_new(TLS_client_method()));
@@ -386,6 +400,7 @@ std::optional<IoError> Connection::startTls(bool verify, HopEvidence& evidence) 
                                                            : settings_.ca_file.string()) +
                                 ": " + net::drainOpenSslErrors()};
     }
+    if (auto prepared = prepareMutualTls(context); prepared) return prepared;
     // The handshake itself fails on a bad chain, a date out of range or a wrong name, so not a
     // byte of the session goes to an unverified peer.
     SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nullptr);
@@ -413,15 +428,18 @@ std::optional<IoError> Connection::startTls(bool verify, HopEvidence& evidence) 
   if (!endpoint_.host.empty() && !isIpLiteral(endpoint_.host)) {
     SSL_set_tlsext_host_name(ssl_.get(), endpoint_.host.c_str());
   }
+  // Domain Security checks the partner's domain; every other verified level the host's name.
+  const std::string& expected_name =
+      settings_.tls == TlsLevel::mutual ? settings_.partner_domain : endpoint_.host;
   if (verify && !dane) {
     X509_VERIFY_PARAM* parameters = SSL_get0_param(ssl_.get());
     X509_VERIFY_PARAM_set_hostflags(parameters, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    int named = isIpLiteral(endpoint_.host)
-                    ? X509_VERIFY_PARAM_set1_ip_asc(parameters, endpoint_.host.c_str())
-                    : X509_VERIFY_PARAM_set1_host(parameters, endpoint_.host.c_str(), 0);
-    if (endpoint_.host.empty() || named != 1) {
+    int named = isIpLiteral(expected_name)
+                    ? X509_VERIFY_PARAM_set1_ip_asc(parameters, expected_name.c_str())
+                    : X509_VERIFY_PARAM_set1_host(parameters, expected_name.c_str(), 0);
+    if (expected_name.empty() || named != 1) {
       ssl_.reset();
-      return IoError{false, "cannot check the certificate name '" + endpoint_.host + "'"};
+      return IoError{false, "cannot check the certificate name '" + expected_name + "'"};
     }
   }
   const Clock::time_point deadline = Clock::now() + settings_.command_timeout;
@@ -469,6 +487,7 @@ std::optional<IoError> Connection::startTls(bool verify, HopEvidence& evidence) 
       return IoError{false, "certificate verification failed: no verified certificate"};
     }
     evidence.verification = "pkix";
+    if (verify) evidence.verified_name = expected_name;
   }
   if (dane) {
     evidence.tlsa_match = daneMatch(ssl_.get());
@@ -477,7 +496,7 @@ std::optional<IoError> Connection::startTls(bool verify, HopEvidence& evidence) 
     }
     evidence.verification = "dane";
     if (verify) {
-      if (auto problem = checkPkixAfterDane(ssl_.get(), endpoint_.host)) {
+      if (auto problem = checkPkixAfterDane(ssl_.get(), expected_name)) {
         return IoError{false, *problem + " (PKIX, required above DANE)"};
       }
       evidence.verification = "pkix+dane";

@@ -64,6 +64,13 @@ struct ClientSettings {
   std::chrono::seconds command_timeout{300};
   bool chunking = true;                   // BDAT instead of DATA when offered (RFC 3030)
   std::size_t chunk_size = 1024 * 1024;   // octets per BDAT command; the last one says LAST
+  // Domain Security, used at TlsLevel::mutual only: our certificate is presented, the partner
+  // CAs are trusted besides ca_file, and the server's certificate must name partner_domain (the
+  // recipient domain, not the MX host: see docs/configuration.md "[domain_secure]").
+  std::filesystem::path client_certificate;
+  std::filesystem::path client_private_key;
+  std::vector<std::filesystem::path> partner_ca_files;
+  std::string partner_domain;
 };
 
 // What happened on the wire, for the trace (MISSION.md 1 "per-hop evidence").
@@ -79,10 +86,12 @@ struct HopEvidence {
   Protocol protocol = Protocol::smtp;  // address is "unix:/path" (port 0) for a local socket
   std::string transfer;             // "DATA" or "BDAT" once message content was being sent
   bool converted_to_7bit = false;   // 8-bit content re-encoded for a server without 8BITMIME
-  // "pkix" (chain and name checked), "mta-sts" (pkix, for an MX host the MTA-STS policy lists), "dane" (matched a TLSA record), "pkix+dane" (both, for a
-  // level above dane), "none" (not checked)
+  // "pkix" (chain and name checked), "mta-sts" (pkix, for an MX host the MTA-STS policy
+  // lists), "dane" (matched a TLSA record), "pkix+dane" (both, for a level above dane), "none"
+  // (not checked)
   std::string verification;
   std::string tlsa_match;           // the TLSA record that matched: "dane-ee 3 1 1"
+  std::string verified_name;        // the name the certificate was checked for, when verified
 };
 
 struct AttemptResult {

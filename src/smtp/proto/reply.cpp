@@ -90,6 +90,11 @@ Entry entryFor(ReplyKind kind) {
     case ReplyKind::auth_syntax: return {501, "5.5.2", "Cannot decode the authentication response"};
     case ReplyKind::requiretls_needs_tls:
       return {530, "5.7.10", "REQUIRETLS needed: the message must arrive over TLS"};
+    case ReplyKind::partner_not_authenticated:
+      // Domain Security: the sender's domain is a partner's, and partners are known by their
+      // certificate; the same reply whether no certificate came or a wrong one (no oracle).
+      return {550, "5.7.1",
+              "Mail from this partner domain must arrive over mutually authenticated TLS"};
     case ReplyKind::smtputf8_not_allowed:
       return {553, "5.6.7", "Non-ASCII address requires SMTPUTF8"};
     case ReplyKind::chunk_syntax: return {501, "5.5.4", "BDAT needs a chunk size, then optional LAST"};

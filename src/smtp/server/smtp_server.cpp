@@ -10,6 +10,7 @@
 #include "mime/header_scan.h"
 #include "net/base64.h"
 #include "net/cidr.h"
+#include "net/domain_security.h"
 #include "net/tls_context.h"
 #include "smtp/proto/address.h"
 #include "smtp/proto/command.h"
@@ -43,6 +44,12 @@ class SharedState {
   explicit SharedState(const Config& config) : config_(config) {}
 
   const Config& config() const { return config_; }
+
+  // Domain Security: set at start when domain_secure.receive lists partners, else null.
+  void setPartners(std::unique_ptr<net::PartnerVerifier> partners) {
+    partners_ = std::move(partners);
+  }
+  const net::PartnerVerifier* partners() const { return partners_.get(); }
 
   // Counts a new connection; false when the total or the per-client limit is reached.
   enum class Admission { admitted, server_full, client_full };
@@ -99,6 +106,7 @@ class SharedState {
   }
 
   const Config& config_;
+  std::unique_ptr<net::PartnerVerifier> partners_;
   std::mutex mutex_;
   std::uint32_t total_ = 0;
   std::map<std::string, std::uint32_t> per_client_;
@@ -125,6 +133,13 @@ bool isDeliverableLocalPart(std::string_view local_part) {
     if (c < 0x21 || c == 0x7f || c == '/' || c == '\\') return false;
   }
   return true;
+}
+
+// The fields that mark a domain-secured message (docs/operations.md "Domain Security"): who it
+// was authenticated as, and a classification a mail client can show.
+std::string partnerHeaders(const std::string& domain) {
+  return "X-Bulwark-Auth-As: Partner\r\nX-Bulwark-Auth-Domain: " + domain +
+         "\r\nX-Bulwark-Classification: Partner Mail\r\n";
 }
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -413,13 +428,62 @@ class Session : public std::enable_shared_from_this<Session> {
     if (command.mail.size && *command.mail.size > limits_.max_message_size) {
       return queueReply(ReplyKind::message_too_big);
     }
+    std::string partner;
+    if (!partnerSenderAllowed(command.address, partner)) {
+      return queueReply(ReplyKind::partner_not_authenticated);
+    }
     if (!handler_.hasStorageRoom()) return queueReply(ReplyKind::insufficient_storage);
     in_transaction_ = true;
     transaction_ = Transaction{};
+    transaction_.partner_domain = std::move(partner);
     transaction_.queue_id = newQueueId();
     transaction_.sender = std::move(command.address);
     transaction_.parameters = std::move(command.mail);
     queueReply(ReplyKind::ok_sender);
+  }
+
+  // Domain Security on MAIL FROM: a sender in a domain of domain_secure.receive is that partner
+  // only over TLS with a verified certificate naming the domain (`partner` is then set); else
+  // false when reject_unauthenticated says to refuse, true (unmarked) when it does not.
+  bool partnerSenderAllowed(const std::string& sender, std::string& partner) const {
+    const std::size_t at = sender.rfind('@');
+    if (at == std::string::npos) return true;
+    const std::string domain = asciiLower(std::string_view(sender).substr(at + 1));
+    const DomainSecureSettings& settings = shared_.config().domain_secure;
+    if (!settings.receivesFrom(domain)) return true;
+    for (const auto& authenticated : partner_domains_) {
+      if (authenticated == domain) {
+        partner = domain;
+        return true;
+      }
+    }
+    log::info("[{}] MAIL FROM partner domain {} without its certificate ({}): {}",
+              info_.client_address, domain,
+              partner_reason_.empty() ? "certificate names another partner" : partner_reason_,
+              settings.reject_unauthenticated ? "refused" : "accepted unmarked");
+    return !settings.reject_unauthenticated;
+  }
+
+  // After each handshake: which partner domains the client's certificate authenticates.
+  void notePartnerCertificate() {
+    partner_domains_.clear();
+    partner_reason_.clear();
+    const net::PartnerVerifier* partners = shared_.partners();
+    if (partners == nullptr) return;
+    net::PartnerCheck check = partners->checkConnection(stream_.native_handle());
+    if (check.domains.empty()) {
+      partner_reason_ = check.reason;
+      if (!check.subject.empty()) {
+        log::info("[{}] client certificate \"{}\" is not a partner's: {}", info_.client_address,
+                  check.subject, check.reason);
+      }
+      return;
+    }
+    partner_domains_ = std::move(check.domains);
+    std::string domains;
+    for (const auto& domain : partner_domains_) domains += (domains.empty() ? "" : " ") + domain;
+    log::info("[{}] authenticated as partner {} by certificate \"{}\"", info_.client_address,
+              domains, check.subject);
   }
 
   bool mayRelay() const {
@@ -615,6 +679,10 @@ class Session : public std::enable_shared_from_this<Session> {
                 forged, info_.client_address);
     }
     std::string prefix = receivedHeader();
+    // Added after the removal above, so these are the only X-Bulwark- fields: ours.
+    if (!transaction_.partner_domain.empty()) {
+      prefix += partnerHeaders(transaction_.partner_domain);
+    }
     auto message_id = mime::findHeaderValue(body, "Message-ID");
     if (!info_.auth_user.empty()) {
       // Submission fix-ups (RFC 6409 8.2, 8.3): only for our own authenticated users.
@@ -670,6 +738,7 @@ class Session : public std::enable_shared_from_this<Session> {
       co_return false;
     }
     tls_active_ = true;
+    notePartnerCertificate();
     auto details = net::describeTls(stream_.native_handle());
     info_.tls_version = details.version;
     info_.tls_cipher = details.cipher;
@@ -846,6 +915,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool timed_out_ = false;
   Clock::time_point deadline_{};
   std::uint32_t errors_ = 0;
+  std::vector<std::string> partner_domains_;  // Domain Security: authenticated by certificate
+  std::string partner_reason_;                // why not, for the log
 
   bool in_transaction_ = false;
   bool chunking_ = false;
@@ -960,6 +1031,16 @@ Result<void> SmtpServer::start(unsigned threads) {
   auto context = net::makeServerTlsContext(self.certificate.certificate,
                                            self.certificate.private_key);
   if (!context) return context.error();
+  const DomainSecureSettings& domain_secure = self.config.domain_secure;
+  if (!domain_secure.receive.empty()) {
+    auto partners =
+        net::PartnerVerifier::load(domain_secure.resolved_trust_files, domain_secure.receive);
+    if (!partners) return partners.error();
+    if (auto requested = (*partners)->requestClientCertificates(context->get()); !requested) {
+      return requested.error();
+    }
+    self.shared.setPartners(std::move(*partners));
+  }
   self.tls = asio::ssl::context(context->release());
 
   self.connectors.reserve(self.config.receive_connectors.size());

@@ -38,6 +38,9 @@ struct Transaction {
   MailParameters parameters;
   SessionInfo session;
   std::string message_id;       // Message-ID field value (possibly one we added)
+  // Domain Security: the partner domain this message is authenticated as (its MAIL FROM domain,
+  // named by the verified client certificate); empty for every other message.
+  std::string partner_domain;
   std::string data;             // whole message as it will be stored, our Received first
 };
 

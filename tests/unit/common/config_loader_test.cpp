@@ -1152,3 +1152,71 @@ TEST(ConfigLoaderMtaSts, DefaultsSettingsBoundsAndOnePast) {
 
 }  // namespace
 }  // namespace bulwark
+
+// [domain_secure]: Domain Security lists and files (docs/configuration.md).
+namespace bulwark {
+namespace {
+
+ConfigLoad loadDomainSecure(std::string_view text) {
+  return loadConfigText(text, "domain_secure.toml");
+}
+
+TEST(ConfigLoaderDomainSecure, DefaultsWhenAbsent) {
+  const ConfigLoad result = loadDomainSecure("");
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(result.config.domain_secure.send.empty());
+  EXPECT_TRUE(result.config.domain_secure.receive.empty());
+  EXPECT_TRUE(result.config.domain_secure.client_certificate.empty());
+  EXPECT_TRUE(result.config.domain_secure.trusted_ca_file.empty());
+  EXPECT_TRUE(result.config.domain_secure.reject_unauthenticated);
+}
+
+TEST(ConfigLoaderDomainSecure, EveryKeyLoads) {
+  const ConfigLoad result = loadDomainSecure(
+      "[domain_secure]\n"
+      "send = [\"Partner.Example\", \"other.example\"]\n"
+      "receive = [\"partner.example\"]\n"
+      "client_certificate = \"/etc/bulwark/client.pem\"\n"
+      "client_private_key = \"/etc/bulwark/client.key\"\n"
+      "trusted_ca_file = \"/etc/bulwark/partners.pem\"\n"
+      "reject_unauthenticated = false\n");
+  ASSERT_TRUE(result.ok()) << formatProblems("domain_secure.toml", result.problems);
+  const DomainSecureSettings& settings = result.config.domain_secure;
+  EXPECT_EQ(settings.send, (std::vector<std::string>{"partner.example", "other.example"}));
+  EXPECT_EQ(settings.receive, (std::vector<std::string>{"partner.example"}));
+  EXPECT_EQ(settings.client_certificate, "/etc/bulwark/client.pem");
+  EXPECT_EQ(settings.client_private_key, "/etc/bulwark/client.key");
+  EXPECT_EQ(settings.trusted_ca_file, "/etc/bulwark/partners.pem");
+  EXPECT_FALSE(settings.reject_unauthenticated);
+  EXPECT_TRUE(settings.sendsTo("PARTNER.example"));
+  EXPECT_FALSE(settings.sendsTo("sub.partner.example"));
+  EXPECT_TRUE(settings.receivesFrom("Partner.Example"));
+  EXPECT_FALSE(settings.receivesFrom("other.example"));
+}
+
+TEST(ConfigLoaderDomainSecure, ProblemsNameLineColumnAndFix) {
+  expectProblem("[domain_secure]\nsend = [\"bad..example\"]\n", 2, 9,
+                "domain_secure.send[1]: \"bad..example\" has an empty label");
+  expectProblem("[domain_secure]\nreceive = [\"*.partner.example\"]\n", 2, 12,
+                "no wildcards");
+  expectProblem("[domain_secure]\nreceive = [\"a.example\", \"A.example\"]\n", 2, 25,
+                "is already listed at line 2");
+  expectProblem("[domain_secure]\nsend = [\"example.test\"]\n", 2, 9,
+                "is one of our [[local_domain]]s");
+  expectProblem("[domain_secure]\nsend = \"partner.example\"\n", 2, 8,
+                "must be an array of strings");
+  expectProblem("[domain_secure]\nclient_certificate = \"/c.pem\"\n", 2, 22,
+                "client_certificate and client_private_key go together");
+  expectProblem("[domain_secure]\nclient_certificate = \"/c.pem\"\nclient_private_key = \"\"\n", 3,
+                22, "client_private_key: must not be empty");
+  expectProblem("[domain_secure]\nreject_unauthenticated = \"false\"\n", 2, 26,
+                "write true or false without quotes");
+  expectProblem("[domain_secure]\nrecieve = [\"partner.example\"]\n", 2, 1,
+                "did you mean \"receive\"?");
+  expectProblem("receive = [\"partner.example\"]\n", 1, 1,
+                "it belongs in the [domain_secure] table");
+  expectProblem("domain_secure = 5\n", 1, 17, "must be a table");
+}
+
+}  // namespace
+}  // namespace bulwark

@@ -509,5 +509,61 @@ TEST_F(QueueManagerTest, RetryScheduleDoublesUpToTheMaximum) {
   EXPECT_TRUE(schedule.expired(start, start + hours(120)));
 }
 
+// Domain Security: a domain on [domain_secure] send is delivered at `mutual`, on a connection of
+// its own even through a smart host (the certificate is checked for that one domain), with our
+// client certificate and the partner trust files; other domains keep their route's level.
+TEST_F(QueueManagerTest, DomainSecureSendDomainsGoMutualEachOnItsOwnConnection) {
+  SendConnector relay;
+  relay.name = "relay";
+  relay.domains = {"partner.test", "second.test", "other.test", "more.test"};
+  relay.smart_host = "[127.0.0.30]:2526";
+  relay.tls = TlsLevel::required;
+  config_.send_connectors = {relay};
+  config_.domain_secure.send = {"partner.test", "second.test"};
+  config_.domain_secure.resolved_client_certificate = "/pki/issued/example.test.pem";
+  config_.domain_secure.resolved_client_private_key = "/pki/issued/example.test.key";
+  config_.domain_secure.resolved_trust_files = {"/pki/ca.pem", "/pki/trusted/partner.pem"};
+  send("alice@example.test", {to("a@partner.test"), to("b@Second.test"), to("c@other.test"),
+                              to("d@more.test")});
+  auto attempts = transport_.attempts();
+  ASSERT_EQ(attempts.size(), 3u);
+  std::map<std::string, bulwark::testing::RecordedAttempt> by_partner;
+  for (const auto& attempt : attempts) by_partner[attempt.settings.partner_domain] = attempt;
+  ASSERT_EQ(by_partner.count("partner.test"), 1u);
+  ASSERT_EQ(by_partner.count("second.test"), 1u);
+  ASSERT_EQ(by_partner.count(""), 1u);
+  for (const char* domain : {"partner.test", "second.test"}) {
+    const auto& settings = by_partner[domain].settings;
+    EXPECT_EQ(settings.tls, TlsLevel::mutual) << domain;
+    EXPECT_EQ(settings.client_certificate, "/pki/issued/example.test.pem");
+    EXPECT_EQ(settings.client_private_key, "/pki/issued/example.test.key");
+    EXPECT_EQ(settings.partner_ca_files, config_.domain_secure.resolved_trust_files);
+    EXPECT_EQ(by_partner[domain].recipients.size(), 1u) << domain;
+  }
+  const auto& shared = by_partner[""];
+  EXPECT_EQ(shared.settings.tls, TlsLevel::required);
+  EXPECT_TRUE(shared.settings.client_certificate.empty());
+  EXPECT_EQ(shared.recipients, (std::vector<std::string>{"c@other.test", "d@more.test"}));
+  std::size_t mutual_events = 0;
+  for (const auto& event : trace_.events()) {
+    if (event.status == "attempt" && event.detail.find("required=mutual") != std::string::npos) {
+      ++mutual_events;
+    }
+  }
+  EXPECT_EQ(mutual_events, 2u);
+}
+
+TEST(Router, DomainSecureSendIsTheStrongestLevel) {
+  Config config;
+  SendConnector none;
+  none.name = "clear";
+  none.domains = {"partner.test"};
+  none.tls = TlsLevel::none;
+  config.send_connectors = {none};
+  config.domain_secure.send = {"partner.test"};
+  EXPECT_EQ(routeFor(config, "Partner.Test").tls, TlsLevel::mutual);
+  EXPECT_EQ(routeFor(config, "sub.partner.test").tls, config.delivery.tls);
+}
+
 }  // namespace
 }  // namespace bulwark::queue
