@@ -129,7 +129,8 @@ Endpoints mailboxEndpoints(dns::Resolver& resolver, const Config& config,
   }
   bool any_temporary = false;
   std::string last_reason;
-  addHost(resolver, host, port, endpoints, any_temporary, last_reason);
+  // Our own server: its TLS level is the configured one, so no TLSA lookup (dane = false).
+  addHost(resolver, host, port, false, endpoints, any_temporary, last_reason);
   // Our own mailbox server without an address is a problem of ours: wait for it to be fixed.
   if (endpoints.hosts.empty()) endpoints.failure = failure(451, "4.4.3", last_reason);
   return endpoints;

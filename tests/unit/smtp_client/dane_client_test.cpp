@@ -82,6 +82,13 @@ class DaneClientTest : public ::testing::Test {
     ClientSettings settings;
     settings.helo_name = "client.example.test";
     settings.tls = level;
+    if (level == TlsLevel::mutual) {
+      // Domain Security presents our certificate and checks the server's for the partner domain
+      // (here the same self-signed certificate, which names mx.example.test).
+      settings.client_certificate = certificate_->certificate;
+      settings.client_private_key = certificate_->private_key;
+      settings.partner_domain = "mx.example.test";
+    }
     settings.connect_timeout = std::chrono::seconds(5);
     settings.command_timeout = std::chrono::seconds(5);
     return settings;
