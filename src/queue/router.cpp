@@ -54,6 +54,10 @@ bool splitHostPort(std::string_view text, std::string& host, bool& literal, std:
     }
     port = static_cast<std::uint16_t>(value);
   }
+  // "192.0.2.25:25" is an address as much as "[192.0.2.25]:25" (configuration.md allows both):
+  // never a name to look up.
+  unsigned char address[16];
+  if (!literal && ::inet_pton(AF_INET, host.c_str(), address) == 1) literal = true;
   return !host.empty();
 }
 

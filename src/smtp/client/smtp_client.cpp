@@ -41,6 +41,7 @@
 
 #include "common/dsn.h"
 #include "net/base64.h"
+#include "net/certificate_info.h"
 #include "net/domain_security.h"
 #include "net/openssl_errors.h"
 #include "net/tls_context.h"
@@ -342,29 +343,6 @@ bool Connection::hasUnreadBytes() {
   return peeked > 0;
 }
 
-std::string certificateSubject(X509* certificate) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> memory(BIO_new(BIO_s_mem()), BIO_free);
-  if (!memory) return {};
-  X509_NAME_print_ex(memory.get(), X509_get_subject_name(certificate), 0, XN_FLAG_RFC2253);
-  char* data = nullptr;
-  long length = BIO_get_mem_data(memory.get(), &data);
-  return length > 0 ? std::string(data, static_cast<std::size_t>(length)) : std::string();
-}
-
-std::string certificateFingerprint(X509* certificate) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (X509_digest(certificate, EVP_sha256(), digest, &length) != 1) return {};
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string text;
-  for (unsigned int index = 0; index < length; ++index) {
-    if (index > 0) text += ':';
-    text += kHex[digest[index] >> 4];
-    text += kHex[digest[index] & 0x0f];
-  }
-  return text;
-}
-
 bool isIpLiteral(const std::string& host) {
   unsigned char address[sizeof(in6_addr)];
   return ::inet_pton(AF_INET, host.c_str(), address) == 1 ||
@@ -477,8 +455,8 @@ std::optional<IoError> Connection::startTls(bool verify, HopEvidence& evidence) 
   evidence.tls_cipher = details.cipher;
   std::unique_ptr<X509, CertificateDeleter> certificate(SSL_get1_peer_certificate(ssl_.get()));
   if (certificate) {
-    evidence.peer_subject = certificateSubject(certificate.get());
-    evidence.peer_fingerprint = certificateFingerprint(certificate.get());
+    evidence.peer_subject = net::certificateSubject(certificate.get());
+    evidence.peer_fingerprint = net::certificateFingerprint(certificate.get());
   }
   if (verify || dane) {
     // SSL_VERIFY_PEER already failed the handshake otherwise; check again so a missing

@@ -565,5 +565,19 @@ TEST(Router, DomainSecureSendIsTheStrongestLevel) {
   EXPECT_EQ(routeFor(config, "sub.partner.test").tls, config.delivery.tls);
 }
 
+TEST(Router, SmartHostWrittenAsABareAddressIsNotLookedUp) {
+  Config config;
+  SendConnector relay;
+  relay.name = "relay";
+  relay.domains = {"*"};
+  relay.smart_host = "127.0.0.30:2526";
+  config.send_connectors = {relay};
+  testing::FakeResolver resolver;  // knows no names: a lookup would be NXDOMAIN
+  auto endpoints = resolveEndpoints(resolver, config, routeFor(config, "example.net"), "example.net");
+  ASSERT_EQ(endpoints.hosts.size(), 1u) << endpoints.failure.render();
+  EXPECT_EQ(endpoints.hosts[0].address, "127.0.0.30");
+  EXPECT_EQ(endpoints.hosts[0].port, 2526);
+}
+
 }  // namespace
 }  // namespace bulwark::queue
