@@ -1,6 +1,7 @@
 // `bulwark serve`: loads the configuration (or the embedded default), prepares the data directory
 // (spool recovery, trace store, certificate), and runs the SMTP listeners and the queue manager
-// until SIGTERM or SIGINT.
+// until SIGTERM or SIGINT. SIGHUP reloads: the file is checked first, then the program stops as on
+// SIGTERM and starts itself again with the same arguments (the file is read anew).
 #include "app/account_authenticator.h"
 #include "app/commands.h"
 #include "app/message_intake.h"
@@ -18,9 +19,16 @@
 #include <CLI/CLI.hpp>
 #include <signal.h>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <thread>
+#include <vector>
 
 namespace bulwark::app {
 namespace {
@@ -29,6 +37,39 @@ struct ServeOptions {
   std::string config_file;
   unsigned threads = 0;
 };
+
+// serve() returns this after a SIGHUP whose configuration is good: the caller starts again.
+constexpr int kReload = -1;
+
+// The reload is a restart of the same program with the same arguments, once every object of the
+// old run is gone (listeners closed, queue manager stopped, stores and resolver closed). Every
+// setting then applies the same way as at start; accepted messages are already in the spool and
+// are picked up again by recovery. Linux: the arguments come from /proc/self/cmdline.
+int restartSelf() {
+  std::ifstream file("/proc/self/cmdline", std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  std::vector<std::string> words;
+  std::string word;
+  for (char c : text) {
+    if (c == '\0') {
+      words.push_back(std::move(word));
+      word.clear();
+    } else {
+      word += c;
+    }
+  }
+  if (words.empty()) {
+    log::error("reload: cannot read this program's arguments; stopped instead");
+    return 1;
+  }
+  std::vector<char*> arguments;
+  for (auto& argument : words) arguments.push_back(argument.data());
+  arguments.push_back(nullptr);
+  std::fflush(stdout);
+  ::execv("/proc/self/exe", arguments.data());
+  log::error("reload: cannot start again: {}; stopped instead", std::strerror(errno));
+  return 1;
+}
 
 int serve(const ServeOptions& options) {
   ConfigLoad load = options.config_file.empty()
@@ -171,12 +212,25 @@ int serve(const ServeOptions& options) {
   }
   std::fflush(stdout);
 
+  bool reload = false;
   while (true) {
     int received = 0;
     sigwait(&signals, &received);
     if (received == SIGHUP) {
-      log::warning("SIGHUP: configuration reload is not supported yet; restart to apply changes");
-      continue;
+      if (options.config_file.empty()) {
+        log::info("SIGHUP: running the embedded default, nothing to reload");
+        continue;
+      }
+      // A broken file must not take the server down: check it before stopping anything.
+      ConfigLoad candidate = loadConfigFile(options.config_file);
+      if (!candidate.ok()) {
+        log::error("SIGHUP: {} has problems; the running configuration stays:\n{}",
+                   options.config_file, formatProblems(options.config_file, candidate.problems));
+        continue;
+      }
+      log::info("SIGHUP: reloading {}", options.config_file);
+      reload = true;
+      break;
     }
     log::info("signal {}: shutting down", received);
     break;
@@ -185,8 +239,12 @@ int serve(const ServeOptions& options) {
   intake.drain();
   manager.stop();
   (*trace)->flush();
-  log::info("stopped");
-  return 0;
+  if (reload) {
+    log::info("stopped for the reload");
+  } else {
+    log::info("stopped");
+  }
+  return reload ? kReload : 0;
 }
 
 }  // namespace
@@ -197,7 +255,10 @@ void addServeCommand(CLI::App& app, Action& action) {
   command->add_option("-c,--config", options->config_file,
                       "Configuration file (TOML); without it the embedded default is used");
   command->add_option("--threads", options->threads, "I/O threads (default: number of cores)");
-  command->callback([&action, options] { action = [options] { return serve(*options); }; });
+  command->callback([&action, options] { action = [options] {
+    int status = serve(*options);
+    return status == kReload ? restartSelf() : status;
+  }; });
 }
 
 }  // namespace bulwark::app
