@@ -1119,6 +1119,21 @@ class Loader {
     }
   }
 
+  // A login name for AUTH PLAIN (send connectors, mailbox servers): printable, 1 to 256 octets.
+  std::optional<std::string> readAuthUser(const toml::table& table, const std::string& path) {
+    auto user = readString(table, "auth_user", path);
+    if (!user) return std::nullopt;
+    const bool printable = std::all_of(user->begin(), user->end(), [](char c) {
+      return static_cast<unsigned char>(c) >= 0x20 && c != 0x7F;
+    });
+    if (user->empty() || !printable || user->size() > 256) {
+      report(*table.get("auth_user"),
+             path + ".auth_user: must be 1 to 256 characters without control characters");
+      return std::nullopt;
+    }
+    return user;
+  }
+
   void loadSendConnector(const toml::table& table, const std::string& path) {
     checkKeys(table, path, kSendConnectorKeys);
     SendConnector connector;
@@ -1188,17 +1203,7 @@ class Loader {
     }
     if (auto level = readTlsLevel(table, path)) connector.tls = *level;
 
-    if (auto user = readString(table, "auth_user", path)) {
-      const bool printable = std::all_of(user->begin(), user->end(), [](char c) {
-        return static_cast<unsigned char>(c) >= 0x20 && c != 0x7F;
-      });
-      if (user->empty() || !printable || user->size() > 256) {
-        report(*table.get("auth_user"),
-               path + ".auth_user: must be 1 to 256 characters without control characters");
-      } else {
-        connector.auth_user = *user;
-      }
-    }
+    if (auto user = readAuthUser(table, path)) connector.auth_user = *user;
     if (auto file = readPath(table, "auth_password_file", path,
                              "and auth_user to send without authenticating")) {
       connector.auth_password_file = *file;
@@ -1473,17 +1478,7 @@ class Loader {
         domain.tls = *level;
       }
     }
-    if (auto user = readString(table, "auth_user", path)) {
-      const bool printable = std::all_of(user->begin(), user->end(), [](char c) {
-        return static_cast<unsigned char>(c) >= 0x20 && c != 0x7F;
-      });
-      if (user->empty() || !printable || user->size() > 256) {
-        report(*table.get("auth_user"),
-               path + ".auth_user: must be 1 to 256 characters without control characters");
-      } else {
-        domain.auth_user = *user;
-      }
-    }
+    if (auto user = readAuthUser(table, path)) domain.auth_user = *user;
     if (auto file = readPath(table, "auth_password_file", path,
                              "and auth_user to deliver without authenticating")) {
       domain.auth_password_file = *file;
