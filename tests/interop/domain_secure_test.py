@@ -11,9 +11,7 @@ certificate is refused 550 5.7.1 (or, with reject_unauthenticated = false, accep
 forged X-Bulwark- fields never survive."""
 
 import email.parser
-import grp
 import os
-import pwd
 import re
 import shutil
 import smtplib
@@ -140,17 +138,9 @@ class SendToPartnerTest(unittest.TestCase):
     def receiving_postfix(cls):
         certificate, key = PARTNER.issued("remote.test")
         postfix = PostfixInstance({"myhostname": "mx.remote.test"})
-        mail = os.path.join(postfix.root, "mail")
-        os.makedirs(mail)
-        shutil.chown(mail, "nobody", "nogroup")
+        mail = postfix.deliver_to_maildirs("remote.test, plain.test, wrongname.test")
         postfix.maildir = os.path.join(mail, "remote")
         postfix.settings.update({
-            "virtual_mailbox_domains": "remote.test, plain.test, wrongname.test",
-            "virtual_mailbox_base": mail,
-            "virtual_mailbox_maps": "static:remote/",
-            "virtual_uid_maps": "static:" + str(pwd.getpwnam("nobody").pw_uid),
-            "virtual_gid_maps": "static:" + str(grp.getgrnam("nogroup").gr_gid),
-            "virtual_minimum_uid": "1",
             "smtpd_tls_security_level": "encrypt",
             "smtpd_tls_cert_file": certificate,
             "smtpd_tls_key_file": key,

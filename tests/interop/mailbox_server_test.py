@@ -6,10 +6,7 @@ on tls = "required" against Postfix's STARTTLS (the hop is encrypted, and Postfi
 says so)."""
 
 import email.parser
-import grp
 import os
-import pwd
-import shutil
 import smtplib
 import subprocess
 import sys
@@ -39,19 +36,13 @@ class PostfixMailboxServerTest(unittest.TestCase):
     def setUpClass(cls):
         cls.postfix = PostfixInstance({"myhostname": "mailbox.corp.test"})
         try:
-            mail = os.path.join(cls.postfix.root, "mail")
-            os.makedirs(mail)
-            shutil.chown(mail, "nobody", "nogroup")
+            # Only these two mailboxes exist: anyone else is refused at RCPT (550 5.1.1).
+            mail = cls.postfix.deliver_to_maildirs(
+                "corp.test, secure.test",
+                "inline:{ bob@corp.test=bob/, carol@secure.test=carol/ }")
             certificate, key = self_signed(cls.postfix.root, "mailbox.corp.test")
             cls.maildir = {user: os.path.join(mail, user) for user in ("bob", "carol")}
             cls.postfix.settings.update({
-                "virtual_mailbox_domains": "corp.test, secure.test",
-                "virtual_mailbox_base": mail,
-                # Only these two mailboxes exist: anyone else is refused at RCPT (550 5.1.1).
-                "virtual_mailbox_maps": "inline:{ bob@corp.test=bob/, carol@secure.test=carol/ }",
-                "virtual_uid_maps": "static:" + str(pwd.getpwnam("nobody").pw_uid),
-                "virtual_gid_maps": "static:" + str(grp.getgrnam("nogroup").gr_gid),
-                "virtual_minimum_uid": "1",
                 "smtpd_tls_security_level": "may",
                 "smtpd_tls_cert_file": certificate,
                 "smtpd_tls_key_file": key,

@@ -6,9 +6,7 @@ defer (and finally bounce), never downgrade. Checked on what reached Postfix's M
 import email
 import email.parser
 import email.policy
-import grp
 import os
-import pwd
 import re
 import shutil
 import smtplib
@@ -91,17 +89,8 @@ def receiving_postfix(certificate=None, key=None):
     """A Postfix that accepts mail for remote.test into one Maildir (every local part), offering
     STARTTLS with this certificate, or not offering it at all when certificate is None."""
     postfix = PostfixInstance({"myhostname": "mx.remote.test"})
-    mail = os.path.join(postfix.root, "mail")
-    os.makedirs(mail)
-    shutil.chown(mail, "nobody", "nogroup")
-    postfix.maildir = os.path.join(mail, "remote")
+    postfix.maildir = os.path.join(postfix.deliver_to_maildirs("remote.test"), "remote")
     postfix.settings.update({
-        "virtual_mailbox_domains": "remote.test",
-        "virtual_mailbox_base": mail,
-        "virtual_mailbox_maps": "static:remote/",
-        "virtual_uid_maps": "static:" + str(pwd.getpwnam("nobody").pw_uid),
-        "virtual_gid_maps": "static:" + str(grp.getgrnam("nogroup").gr_gid),
-        "virtual_minimum_uid": "1",
         "smtpd_tls_received_header": "yes",
         "smtpd_tls_loglevel": "1",
     })

@@ -2,7 +2,9 @@
 temporary folder, smtpd on a free loopback port, log to a file (no syslog). Runs as root, which
 `postfix -c DIR` needs; the system Postfix (if any) is never touched."""
 
+import grp
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -85,6 +87,23 @@ class PostfixInstance:
         }
         self.settings.update(settings or {})
         self.started = False
+
+    def deliver_to_maildirs(self, domains, mailbox_maps="static:remote/"):
+        """Makes this Postfix the final destination of `domains` (a comma-separated list), storing
+        mail as user nobody in Maildirs under <root>/mail named by `mailbox_maps` (by default one
+        Maildir, "remote", for every address). Returns that mail folder."""
+        mail = os.path.join(self.root, "mail")
+        os.makedirs(mail, exist_ok=True)
+        shutil.chown(mail, "nobody", "nogroup")
+        self.settings.update({
+            "virtual_mailbox_domains": domains,
+            "virtual_mailbox_base": mail,
+            "virtual_mailbox_maps": mailbox_maps,
+            "virtual_uid_maps": "static:" + str(pwd.getpwnam("nobody").pw_uid),
+            "virtual_gid_maps": "static:" + str(grp.getgrnam("nogroup").gr_gid),
+            "virtual_minimum_uid": "1",
+        })
+        return mail
 
     def write(self):
         for folder in (self.config_dir, self.queue_dir, self.data_dir):
