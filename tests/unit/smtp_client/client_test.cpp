@@ -10,10 +10,10 @@
 #include <string>
 
 #include "common/dsn.h"
-#include "net/self_signed.h"
 #include "net/tls_context.h"
 #include "smtp/client/smtp_client.h"
 #include "support/fake_smtp_server.h"
+#include "support/temporary_certificate.h"
 
 namespace bulwark::smtp {
 namespace {
@@ -26,25 +26,11 @@ constexpr const char* kCertificateHost = "mx.example.test";
 class ClientTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    directory_ = new std::filesystem::path(std::filesystem::temp_directory_path() /
-                                           ("bulwark-client-test-" + std::to_string(::getpid())));
-    auto files = net::ensureSelfSignedCertificate(*directory_, kCertificateHost);
-    ASSERT_TRUE(files.has_value()) << files.error().message;
-    certificate_ = new net::CertificateFiles(*files);
+    certificate_ = new test::TemporaryCertificate("bulwark-client-test", kCertificateHost);
   }
-  static void TearDownTestSuite() {
-    std::error_code ignored;
-    std::filesystem::remove_all(*directory_, ignored);
-    delete certificate_;
-    delete directory_;
-  }
+  static void TearDownTestSuite() { delete certificate_; }
 
-  // A fresh server context per test (the fake server's thread uses it alone).
-  net::TlsContextPointer serverTls() {
-    auto context = net::makeServerTlsContext(certificate_->certificate, certificate_->private_key);
-    EXPECT_TRUE(context.has_value());
-    return context ? std::move(*context) : net::TlsContextPointer();
-  }
+  net::TlsContextPointer serverTls() { return certificate_->serverTls(); }
 
   ClientEndpoint endpointFor(const FakeSmtpServer& server) {
     ClientEndpoint endpoint;
@@ -73,12 +59,10 @@ class ClientTest : public ::testing::Test {
     return message;
   }
 
-  static std::filesystem::path* directory_;
-  static net::CertificateFiles* certificate_;
+  static test::TemporaryCertificate* certificate_;
 };
 
-std::filesystem::path* ClientTest::directory_ = nullptr;
-net::CertificateFiles* ClientTest::certificate_ = nullptr;
+test::TemporaryCertificate* ClientTest::certificate_ = nullptr;
 
 // Greeting, EHLO and the given capability lines (each without "250-").
 void greetAndEhlo(FakeSmtpConnection& connection, std::vector<std::string> capabilities) {

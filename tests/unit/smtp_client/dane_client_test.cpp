@@ -12,10 +12,10 @@
 #include <filesystem>
 #include <string>
 
-#include "net/self_signed.h"
 #include "net/tls_context.h"
 #include "smtp/client/smtp_client.h"
 #include "support/fake_smtp_server.h"
+#include "support/temporary_certificate.h"
 
 namespace bulwark::smtp {
 namespace {
@@ -45,24 +45,11 @@ std::vector<std::uint8_t> spkiSha256(const std::filesystem::path& pem) {
 class DaneClientTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    directory_ = new std::filesystem::path(std::filesystem::temp_directory_path() /
-                                           ("bulwark-dane-client-" + std::to_string(::getpid())));
-    auto files = net::ensureSelfSignedCertificate(*directory_, kCertificateHost);
-    ASSERT_TRUE(files.has_value()) << files.error().message;
-    certificate_ = new net::CertificateFiles(*files);
+    certificate_ = new test::TemporaryCertificate("bulwark-dane-client", kCertificateHost);
   }
-  static void TearDownTestSuite() {
-    std::error_code ignored;
-    std::filesystem::remove_all(*directory_, ignored);
-    delete certificate_;
-    delete directory_;
-  }
+  static void TearDownTestSuite() { delete certificate_; }
 
-  net::TlsContextPointer serverTls() {
-    auto context = net::makeServerTlsContext(certificate_->certificate, certificate_->private_key);
-    EXPECT_TRUE(context.has_value());
-    return context ? std::move(*context) : net::TlsContextPointer();
-  }
+  net::TlsContextPointer serverTls() { return certificate_->serverTls(); }
 
   // An endpoint as the router makes it for a host with a secure DANE-EE record.
   ClientEndpoint daneEndpoint(const FakeSmtpServer& server, bool matching) {
@@ -103,12 +90,10 @@ class DaneClientTest : public ::testing::Test {
     return message;
   }
 
-  static std::filesystem::path* directory_;
-  static net::CertificateFiles* certificate_;
+  static test::TemporaryCertificate* certificate_;
 };
 
-std::filesystem::path* DaneClientTest::directory_ = nullptr;
-net::CertificateFiles* DaneClientTest::certificate_ = nullptr;
+test::TemporaryCertificate* DaneClientTest::certificate_ = nullptr;
 
 void greetAndEhlo(FakeSmtpConnection& connection, const std::string& capabilities) {
   connection.send("220 mx.example.test ESMTP fake\r\n");
