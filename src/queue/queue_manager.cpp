@@ -195,12 +195,13 @@ void QueueManager::runDue() {
     }
   }
   for (const auto& queue_id : due) {
-    auto loaded = spool_.load(queue_id);
-    // Gone (delivered, deleted), held, or already active again: nothing to reactivate here.
-    if (!loaded || loaded->state != QueueState::deferred) continue;
-    auto activated = spool_.activate(queue_id);
+    // One rename; resume() then reads the file once. Not in deferred/ any more (delivered,
+    // deleted, held, or already active again): nothing to reactivate here.
+    auto activated = spool_.activateDeferred(queue_id);
     if (!activated) {
-      log::warning("{}: cannot reactivate: {}", queue_id, activated.error().message);
+      if (activated.error().code != "not_found") {
+        log::warning("{}: cannot reactivate: {}", queue_id, activated.error().message);
+      }
       continue;
     }
     resume(queue_id);

@@ -318,6 +318,11 @@ class FileSpool final : public Spool {
     return notFound(queue_id);
   }
 
+  Result<void> activateDeferred(const std::string& queue_id) override {
+    if (!isValidQueueId(queue_id)) return invalidId(queue_id);
+    return move(queue_id, Directory::deferred, Directory::active);
+  }
+
   Result<void> hold(const std::string& queue_id) override {
     if (!isValidQueueId(queue_id)) return invalidId(queue_id);
     // The running server may move the message between active/ and deferred/ while we look:

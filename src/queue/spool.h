@@ -60,8 +60,11 @@ class Spool {
   // Appends an attempt record and moves the file to deferred/ until `next_attempt`.
   virtual Result<void> defer(const std::string& queue_id, std::string_view reason,
                              std::chrono::system_clock::time_point next_attempt) = 0;
-  // Moves deferred/ → active/ (retry time reached, or an operator asked).
+  // Moves deferred/ or hold/ → active/ (an operator asked). Already active: success.
   virtual Result<void> activate(const std::string& queue_id) = 0;
+  // Moves deferred/ → active/ only (its retry time came): a held message stays held. "not_found"
+  // when it is not in deferred/ (delivered, deleted, held, or active again).
+  virtual Result<void> activateDeferred(const std::string& queue_id) = 0;
   // Moves active/ or deferred/ → hold/ (an operator's `bulwark queue hold`): delivery leaves it
   // alone until activate(). Durable (directory fsync) before it returns. Already held: success.
   virtual Result<void> hold(const std::string& queue_id) = 0;

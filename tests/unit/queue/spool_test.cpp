@@ -271,6 +271,21 @@ TEST_F(QueueSpool, HeldMessagesStayHeld) {
   EXPECT_EQ(QueueState::active, spool_->load("HELD")->state);
 }
 
+TEST_F(QueueSpool, ActivateDeferredMovesOnlyDeferredMessages) {
+  commit("DUE");
+  commit("HELD");
+  ASSERT_TRUE(spool_->defer("DUE", "451 later", system_clock::now()));
+  ASSERT_TRUE(spool_->hold("HELD"));
+
+  ASSERT_TRUE(spool_->activateDeferred("DUE"));
+  EXPECT_EQ(std::vector<std::string>{"DUE"}, namesIn(root_ / "active"));
+  EXPECT_EQ("not_found", spool_->activateDeferred("DUE").error().code) << "already active";
+  EXPECT_EQ("not_found", spool_->activateDeferred("HELD").error().code);
+  EXPECT_EQ(std::vector<std::string>{"HELD"}, namesIn(root_ / "hold")) << "a retry never releases";
+  EXPECT_EQ("not_found", spool_->activateDeferred("GONE").error().code);
+  EXPECT_EQ("invalid", spool_->activateDeferred("../x").error().code);
+}
+
 TEST_F(QueueSpool, HoldMovesActiveAndDeferredMessagesToHold) {
   commit("FROMACTIVE");
   commit("FROMDEFERRED");
