@@ -26,8 +26,9 @@ struct MessageContext {
   bool tls = false;
   // The whole message: our Received first. Stages that add header fields call prependHeader.
   std::string data;
-  // Some local recipient, some remote one: decides DKIM signing and ARC sealing.
-  bool has_remote_recipient = false;
+  // Some recipient's copy goes on to another MTA (a remote domain, or a local domain's mailbox
+  // server): the message is forwarded, and ARC-sealed when sealing is configured.
+  bool forwarded = false;
 
   // Results of sender authentication (the authentication stage); SPF may be computed at MAIL
   // FROM, before the pipeline runs.

@@ -14,7 +14,7 @@ SigningStage::SigningStage(const Config& config, dns::Resolver& resolver,
 Verdict SigningStage::process(MessageContext& context) {
   if (context.fromOurUsers()) {
     if (config_.authentication.dkim_sign) sign(context);
-  } else if (!config_.authentication.arc_seal_domain.empty() && context.has_remote_recipient) {
+  } else if (!config_.authentication.arc_seal_domain.empty() && context.forwarded) {
     seal(context);
   }
   return Verdict::proceed();
