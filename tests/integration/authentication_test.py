@@ -10,14 +10,26 @@ import base64
 import json
 import os
 import shutil
+import smtplib
 import subprocess
 import tempfile
 import time
 import unittest
 
 from bulwark_harness import BINARY, BulwarkServer, SmtpConnection, simple_message
+from smtp_sink import SmtpSink
 
 SYSTEM_PYTHON = "/usr/bin/python3"  # the interpreter with dkimpy (python3-dkim)
+
+ARC_VERIFY = r"""
+import dkim, json, sys
+records = json.load(open(sys.argv[1]))
+def dnsfunc(name, timeout=5):
+    name = name.decode() if isinstance(name, bytes) else name
+    return records.get(name.rstrip('.').lower(), '').encode()
+cv, results, reason = dkim.arc_verify(sys.stdin.buffer.read(), dnsfunc=dnsfunc)
+print(json.dumps({"cv": cv.decode() if isinstance(cv, bytes) else str(cv), "reason": str(reason)}))
+"""
 
 DKIM_VERIFY = r"""
 import dkim, json, sys
@@ -262,6 +274,64 @@ class AuthenticationTest(unittest.TestCase):
                             "bob@example.test")
         self.assertEqual(250, code)
         self.assertNotIn("DKIM-Signature", self.delivered_with("alice", "Subject: stranger"))
+
+
+class ArcSealTest(unittest.TestCase):
+    """A gateway: mail for gateway.test goes on by SMTP to a mailbox server (a sink). Bulwark seals
+    it, and dkimpy validates the chain it receives."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.work = tempfile.mkdtemp(prefix="bulwark-arc-")
+        cls.sink = SmtpSink()
+        cls.sender_key = os.path.join(cls.work, "good.pem")
+        run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
+             "-out", cls.sender_key])
+        records = [txt_record("good.test", "v=spf1 ip4:127.0.0.1 -all"),
+                   txt_record("_dmarc.good.test", "v=DMARC1; p=none"),
+                   txt_record("s1._domainkey.good.test", public_key_record(cls.sender_key))]
+        cls.server = BulwarkServer(
+            connectors=['name = "inbound"\nlisten = "127.0.0.1:0"\ntls = "none"\nauth = false'],
+            extra=f"[delivery]\ndns_records = {quoted(records)}\n",
+            local_domains=[f'name = "gateway.test"\ndelivery = "smtp"\nhost = "127.0.0.1:{cls.sink.port}"'],
+            authentication='verify = true\narc_seal_domain = "gateway.test"\narc_seal_selector = "arc1"')
+        cls.server.write_config()
+        result = subprocess.run([BINARY, "dkim", "keygen", "gateway.test", "arc1", "--type", "rsa",
+                                 "--config", cls.server.config_path], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        cls.seal_key = os.path.join(cls.server.data_dir, "dkim", "gateway.test", "arc1.key")
+        cls.server.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        cls.server.cleanup()
+        cls.sink.stop()
+        shutil.rmtree(cls.work, ignore_errors=True)
+
+    def test_forwarded_mail_is_sealed_and_dkimpy_validates_the_chain(self):
+        message = simple_message(subject="sealed", sender="news@good.test",
+                                 recipient="carol@gateway.test")
+        signed = run(["/usr/bin/dkimsign", "s1", "good.test", self.sender_key],
+                     input=message.encode()).stdout
+        with smtplib.SMTP("127.0.0.1", self.server.port("inbound")) as client:
+            client.sendmail("news@good.test", ["carol@gateway.test"], signed)
+        deadline = time.time() + 20
+        while time.time() < deadline and not self.sink.messages:
+            time.sleep(0.05)
+        self.assertTrue(self.sink.messages, "delivered to the mailbox server")
+        data = self.sink.messages[-1][2]
+        text = data.decode("utf-8", "replace")
+        self.assertIn("ARC-Seal: i=1;", text.replace("\r\n\t", " "))
+        self.assertIn("cv=none", text)
+        self.assertIn("ARC-Authentication-Results: i=1; mx.example.test;", text.replace("\r\n\t", " "))
+        records = {"arc1._domainkey.gateway.test": public_key_record(self.seal_key),
+                   "s1._domainkey.good.test": public_key_record(self.sender_key)}
+        records_file = os.path.join(self.work, "records.json")
+        with open(records_file, "w") as handle:
+            json.dump(records, handle)
+        verdict = json.loads(run([SYSTEM_PYTHON, "-c", ARC_VERIFY, records_file], input=data).stdout)
+        self.assertEqual("pass", verdict["cv"], verdict)
 
 
 if __name__ == "__main__":
