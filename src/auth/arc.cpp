@@ -49,8 +49,8 @@ std::string_view trimmed(std::string_view text) {
   return text;
 }
 
-// An instance value (RFC 8617 4.2.1): decimal digits only, 1 or more; nullopt when malformed
-// or beyond `maximum` (the value is compared, not the text, so "i=007" is instance 7).
+// An instance value (RFC 8617 4.2.1): decimal digits, not zero; nullopt when malformed. The
+// caller compares it with the limit.
 std::optional<unsigned> parseInstance(std::string_view text) {
   text = trimmed(text);
   if (text.empty() || text.size() > 9) return std::nullopt;
@@ -111,7 +111,6 @@ struct ArcSet {
 struct CollectedChain {
   std::vector<ArcSet> sets;  // index = instance; [0] unused
   std::string broken;        // non-empty: the chain fails for this reason
-  bool newest_seal_failed = false;
 };
 
 // Steps 1 to 3 of RFC 8617 5.2: collect the ARC sets, stop at a newest cv=fail, then check the
@@ -160,10 +159,7 @@ CollectedChain collectChain(const std::vector<mime::HeaderField>& fields, unsign
   // Step 2: a chain its newest sealer already declared failed stays failed.
   if (const ArcSet& last = found.rbegin()->second; last.seal != nullptr) {
     auto cv = findTag(last.seal_tags, "cv");
-    if (cv && *cv == "fail") {
-      chain.newest_seal_failed = true;
-      return fail("the newest ARC-Seal says cv=fail");
-    }
+    if (cv && *cv == "fail") return fail("the newest ARC-Seal says cv=fail");
   }
   if (found.size() != newest)
     return fail("the ARC set instances are not 1.." + std::to_string(newest) + " without gaps");
@@ -228,6 +224,16 @@ class Validator {
     }
     if (auto t = findTag(tags, "t"); t && !isDigits(*t)) {
       return "ARC-Message-Signature t= is not a number";
+    }
+    // DKIM's x= (RFC 6376 3.5), which the AMS inherits (RFC 8617 4.1.2).
+    if (auto x = findTag(tags, "x")) {
+      auto expiry = parseDkimNumber(*x, 20);
+      if (!expiry) return "ARC-Message-Signature x= is not a number";
+      const auto now =
+          std::chrono::duration_cast<std::chrono::seconds>(options_.now.time_since_epoch()).count();
+      if (now > 0 && *expiry < static_cast<std::uint64_t>(now)) {
+        return "ARC-Message-Signature has expired (x=)";
+      }
     }
     const std::string_view domain = *findTag(tags, "d");
     const std::string_view selector = *findTag(tags, "s");

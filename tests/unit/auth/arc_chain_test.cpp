@@ -200,6 +200,17 @@ TEST_F(ArcChainTest, KeyLookupFailureFails) {
       << validation.reason;
 }
 
+// The AMS keeps DKIM's x= (RFC 8617 4.1.2): once past it, the newest AMS no longer verifies.
+TEST_F(ArcChainTest, ExpiredMessageSignatureFails) {
+  std::string sealed = hop(std::string(kMessage), list_key_);
+  const std::size_t tag = sealed.find("ARC-Message-Signature: a=");
+  ASSERT_NE(tag, std::string::npos);
+  sealed.insert(tag + std::string_view("ARC-Message-Signature:").size(), " x=1000;");
+  const ArcValidation validation = validateArc(resolver_, sealed);
+  EXPECT_EQ(validation.result, ArcResult::fail);
+  EXPECT_NE(validation.reason.find("expired"), std::string::npos) << validation.reason;
+}
+
 // Hand-made chains: the structure is judged before any key is fetched (RFC 8617 5.2 steps 1-3).
 std::string set(unsigned instance, std::string_view cv) {
   const std::string i = std::to_string(instance);
