@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 #include <map>
 #include <optional>
 
@@ -253,8 +254,10 @@ class Validator {
     }
     std::optional<std::size_t> length;
     if (auto l = findTag(tags, "l")) {
-      if (!isDigits(*l)) return "ARC-Message-Signature l= is not a number";
-      length = static_cast<std::size_t>(std::stoull(std::string(*l)));
+      auto parsed = parseDkimNumber(*l, 20);  // saturates: a huge l= is longer than any body
+      if (!parsed) return "ARC-Message-Signature l= is not a number";
+      length = static_cast<std::size_t>(
+          std::min<std::uint64_t>(*parsed, std::numeric_limits<std::size_t>::max() - 1));
     }
     auto expected_body_hash = decodeBase64(*findTag(tags, "bh"));
     if (!expected_body_hash || expected_body_hash->empty()) {

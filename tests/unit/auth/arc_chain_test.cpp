@@ -211,6 +211,19 @@ TEST_F(ArcChainTest, ExpiredMessageSignatureFails) {
   EXPECT_NE(validation.reason.find("expired"), std::string::npos) << validation.reason;
 }
 
+// l= beyond any body (even beyond 64 bits) is a failed AMS, not an exception or a wrap-around.
+TEST_F(ArcChainTest, BodyLengthBeyondTheBodyFails) {
+  std::string sealed = hop(std::string(kMessage), list_key_);
+  const std::size_t tag = sealed.find("ARC-Message-Signature: a=");
+  ASSERT_NE(tag, std::string::npos);
+  sealed.insert(tag + std::string_view("ARC-Message-Signature:").size(),
+                " l=99999999999999999999;");
+  const ArcValidation validation = validateArc(resolver_, sealed);
+  EXPECT_EQ(validation.result, ArcResult::fail);
+  EXPECT_NE(validation.reason.find("l= is longer than the body"), std::string::npos)
+      << validation.reason;
+}
+
 // Hand-made chains: the structure is judged before any key is fetched (RFC 8617 5.2 steps 1-3).
 std::string set(unsigned instance, std::string_view cv) {
   const std::string i = std::to_string(instance);
