@@ -243,6 +243,10 @@ struct StructureCase {
   const char* reason;
 };
 
+void PrintTo(const StructureCase& structure_case, std::ostream* out) {
+  *out << structure_case.name;
+}
+
 class ArcStructureTest : public ::testing::TestWithParam<StructureCase> {};
 
 TEST_P(ArcStructureTest, FailsWithTheReason) {
