@@ -40,12 +40,17 @@ struct ArcSealOptions {
   std::string authentication_results;
   std::vector<std::string> headers = DkimSignOptions{}.headers;  // AMS h=
   std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
+  // RFC 8617 4.2.1: at most 50 ARC sets; a message that already has this many gets no seal.
+  unsigned max_instances = 50;
 };
 
 // The three fields of the next ARC set (ARC-Seal, ARC-Message-Signature,
 // ARC-Authentication-Results, each with CRLF) to prepend to `message`, given the validation of
 // its existing chain. A chain that already failed is sealed with cv=fail (RFC 8617 5.1.2), and
-// one at the instance limit is an error (no seal is added).
+// one at the instance limit is an error (no seal is added). A chain whose newest ARC-Seal already
+// says cv=fail gets nothing: the result is an empty string (RFC 8617 5.1 step 2). The instance is
+// one more than the highest i= in the message (5.1 step 3), and cv=pass is written only when
+// `validation` passed with exactly that many sets.
 Result<std::string> sealArc(std::string_view message, const ArcValidation& validation,
                             const DkimKey& key, const ArcSealOptions& options);
 
