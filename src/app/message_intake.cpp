@@ -3,6 +3,10 @@
 
 #include "queue/trace_events.h"
 #include "common/log.h"
+#include "common/strings.h"
+#include "pipeline/authentication_stage.h"
+
+#include <future>
 
 namespace bulwark::app {
 namespace {
@@ -35,39 +39,135 @@ queue::Envelope envelopeFrom(const smtp::Transaction& transaction) {
   return envelope;
 }
 
+// The SPF check started at MAIL FROM.
+struct SpfCheck final : smtp::SenderChecks {
+  std::shared_future<auth::SpfOutcome> outcome;
+};
+
+pipeline::MessageContext contextFrom(const Config& config, smtp::Transaction& transaction) {
+  pipeline::MessageContext context;
+  context.queue_id = transaction.queue_id;
+  context.sender = transaction.sender;
+  for (const auto& recipient : transaction.recipients) {
+    context.recipients.push_back(recipient.address);
+    // Anything not stored in a Maildir here goes on to another MTA (a remote domain, or a
+    // local domain's mailbox server): "forwarded" for ARC.
+    const std::size_t at = recipient.address.rfind('@');
+    const LocalDomain* local =
+        at == std::string::npos ? nullptr : config.localDomain(recipient.address.substr(at + 1));
+    if (local == nullptr || local->delivery != "maildir") context.forwarded = true;
+  }
+  context.client_address = transaction.session.client_address;
+  context.helo = transaction.session.helo;
+  context.auth_user = transaction.session.auth_user;
+  context.relay_client = transaction.session.relay_client;
+  context.tls = !transaction.session.tls_version.empty();
+  context.data = std::move(transaction.data);
+  return context;
+}
+
+std::string joined(const std::vector<std::string>& notes, const std::string& first) {
+  std::string text = first;
+  for (const auto& note : notes) text += (text.empty() ? "" : " ") + note;
+  return text;
+}
+
 }  // namespace
 
 MessageIntake::MessageIntake(const Config& config, queue::Spool& spool, store::TraceStore& trace,
-                             queue::QueueManager& manager)
-    : config_(config), spool_(spool), trace_(trace), manager_(manager) {}
+                             queue::QueueManager& manager, const pipeline::Pipeline& pipeline,
+                             dns::Resolver& resolver)
+    : config_(config),
+      spool_(spool),
+      trace_(trace),
+      manager_(manager),
+      pipeline_(pipeline),
+      resolver_(resolver) {}
 
 MessageIntake::~MessageIntake() { drain(); }
 
-void MessageIntake::drain() { committers_.shutdown(); }
+void MessageIntake::drain() {
+  committers_.shutdown();  // first: a committer may be waiting for a check
+  checkers_.shutdown();
+}
+
+std::shared_ptr<smtp::SenderChecks> MessageIntake::senderAccepted(
+    const smtp::Transaction& transaction) {
+  const smtp::SessionInfo& session = transaction.session;
+  if (!config_.authentication.verify || !session.auth_user.empty() || session.relay_client) {
+    return nullptr;  // our own users' mail is signed, not verified
+  }
+  pipeline::MessageContext context;
+  context.client_address = session.client_address;
+  context.helo = session.helo;
+  context.sender = transaction.sender;
+  auto promise = std::make_shared<std::promise<auth::SpfOutcome>>();
+  auto check = std::make_shared<SpfCheck>();
+  check->outcome = promise->get_future().share();
+  checkers_.post([this, promise, context = std::move(context)] {
+    promise->set_value(pipeline::AuthenticationStage::checkSpf(resolver_, config_, context));
+  });
+  return check;
+}
 
 void MessageIntake::accept(smtp::Transaction transaction, std::function<void(smtp::Reply)> done) {
-  auto data = std::make_shared<const std::string>(std::move(transaction.data));
   auto envelope = envelopeFrom(transaction);
-  envelope.size = data->size();
   // Domain Security: the trace says which partner the message was authenticated as.
   std::string detail =
       transaction.partner_domain.empty() ? "" : "partner=" + transaction.partner_domain;
-  committers_.post([this, envelope = std::move(envelope), data = std::move(data),
-                    done = std::move(done), detail = std::move(detail)]() mutable {
-    auto committed = spool_.commit(envelope, *data);
+  auto spf = std::dynamic_pointer_cast<SpfCheck>(transaction.sender_checks);
+  auto context = std::make_shared<pipeline::MessageContext>(contextFrom(config_, transaction));
+  committers_.post([this, envelope = std::move(envelope), context, spf, done = std::move(done),
+                    detail = std::move(detail)]() mutable {
+    if (spf) context->spf = spf->outcome.get();
+    const pipeline::Verdict verdict = pipeline_.run(*context);
+    detail = joined(context->trace_notes, detail);
+    if (verdict.kind == pipeline::Verdict::Kind::reject ||
+        verdict.kind == pipeline::Verdict::Kind::defer) {
+      log::info("{}: refused from=<{}> client=[{}] by {}: {}", envelope.queue_id, envelope.sender,
+                envelope.client_address, verdict.stage, verdict.reason);
+      done(verdict.reply);
+      envelope.size = 0;
+      auto event = queue::traceEvent(envelope, "rejected");
+      event.detail = joined({verdict.reply.lines.empty() ? "" : verdict.reply.lines.front()},
+                            detail);
+      trace_.record(std::move(event));
+      return;
+    }
+    if (verdict.kind == pipeline::Verdict::Kind::discard) {
+      log::info("{}: discarded from=<{}> client=[{}] by {}: {}", envelope.queue_id,
+                envelope.sender, envelope.client_address, verdict.stage, verdict.reason);
+      done(smtp::makeReply(smtp::ReplyKind::queued, "Queued as " + envelope.queue_id));
+      auto event = queue::traceEvent(envelope, "discarded");
+      event.detail = joined({verdict.stage + ": " + verdict.reason}, detail);
+      trace_.record(std::move(event));
+      return;
+    }
+    auto data = std::make_shared<const std::string>(std::move(context->data));
+    envelope.size = data->size();
+    const bool quarantined = verdict.kind == pipeline::Verdict::Kind::quarantine;
+    auto committed = quarantined ? spool_.commitHeld(envelope, *data) : spool_.commit(envelope, *data);
     if (!committed) {
       log::error("{}: spool commit failed: {}", envelope.queue_id, committed.error().message);
       done(smtp::makeReply(smtp::ReplyKind::local_error));
       return;
     }
-    log::info("{}: queued from=<{}> recipients={} size={} client=[{}]{}{}", envelope.queue_id,
-              envelope.sender, envelope.recipients.size(), envelope.size, envelope.client_address,
+    log::info("{}: {} from=<{}> recipients={} size={} client=[{}]{}{}", envelope.queue_id,
+              quarantined ? "quarantined" : "queued", envelope.sender, envelope.recipients.size(),
+              envelope.size, envelope.client_address,
               envelope.tls_version.empty() ? "" : " tls=" + envelope.tls_version,
               detail.empty() ? "" : " " + detail);
     done(smtp::makeReply(smtp::ReplyKind::queued, "Queued as " + envelope.queue_id));
     auto event = queue::traceEvent(envelope, "received");
     event.detail = detail;
     trace_.record(std::move(event));
+    if (quarantined) {
+      // Held until an operator releases it (bulwark queue release) or deletes it.
+      auto held = queue::traceEvent(envelope, "quarantined");
+      held.detail = verdict.stage + ": " + verdict.reason;
+      trace_.record(std::move(held));
+      return;
+    }
     manager_.submit(std::move(envelope), std::move(data));
   });
 }

@@ -5,6 +5,8 @@
 #include "app/account_authenticator.h"
 #include "app/commands.h"
 #include "app/message_intake.h"
+#include "pipeline/authentication_stage.h"
+#include "pipeline/signing_stage.h"
 #include "common/config_loader.h"
 #include "common/log.h"
 #include "dns/resolver.h"
@@ -193,7 +195,22 @@ int serve(const ServeOptions& options) {
   }
   queue::QueueManager manager(config, **spool, **trace, **resolver, transport, clock,
                               queue_options);
-  MessageIntake intake(config, **spool, **trace, manager);
+  // The inbound pipeline (docs/authentication.md): authenticate, then sign last.
+  std::shared_ptr<const auth::PublicSuffixList> suffixes;
+  if (config.authentication.verify) {
+    auto loaded = auth::PublicSuffixList::load(config.authentication.public_suffix_list);
+    if (!loaded) {
+      log::error("{}; install the publicsuffix package, set [authentication] public_suffix_list, "
+                 "or set [authentication] verify = false", loaded.error().message);
+      return 1;
+    }
+    suffixes = std::make_shared<const auth::PublicSuffixList>(std::move(*loaded));
+  }
+  auto keyring = std::make_shared<auth::DkimKeyring>(config.dkimDirectory());
+  pipeline::Pipeline pipeline;
+  pipeline.add(std::make_unique<pipeline::AuthenticationStage>(config, **resolver, suffixes));
+  pipeline.add(std::make_unique<pipeline::SigningStage>(config, **resolver, keyring));
+  MessageIntake intake(config, **spool, **trace, manager, pipeline, **resolver);
   AccountAuthenticator authenticator(config, **users);
   smtp::SmtpServer server(config, certificate, intake, authenticator);
   unsigned threads = options.threads ? options.threads : std::max(2u, std::thread::hardware_concurrency());

@@ -43,7 +43,8 @@ struct TraceOptions {
 
 bool isKnownStatus(const std::string& status) {
   for (const char* known :
-       {"received", "attempt", "delivered", "deferred", "bounced", "rejected"}) {
+       {"received", "attempt", "delivered", "deferred", "bounced", "rejected",
+        "quarantined", "discarded"}) {
     if (status == known) return true;
   }
   return false;

@@ -36,6 +36,13 @@ bool DomainSecureSettings::receivesFrom(std::string_view domain) const {
   return listed(receive, domain);
 }
 
+const DmarcOverride* AuthenticationSettings::overrideFor(std::string_view domain) const {
+  for (const auto& entry : dmarc_overrides) {
+    if (equalsIgnoreCase(entry.domain, domain)) return &entry;
+  }
+  return nullptr;
+}
+
 const char* const kEmbeddedDefaultConfig = R"toml(# Bulwark embedded default configuration.
 # Data in ./var, SMTP on 127.0.0.1:2525 with STARTTLS (self-signed certificate generated on first
 # start), every local part of example.test delivered to ./var/mail/example.test/<localpart>/.

@@ -120,6 +120,47 @@ struct DomainSecureSettings {
   bool receivesFrom(std::string_view domain) const;
 };
 
+// What to do with a message a sender-authentication check condemns (docs/authentication.md).
+enum class AuthenticationAction {
+  none,        // deliver; the Authentication-Results header records the result
+  spam,        // deliver with "X-Bulwark-Spam: yes" and the reason
+  quarantine,  // accept (250) into the queue's hold/ until an operator releases or deletes it
+  reject,      // 550 5.7.1 at the end of DATA
+};
+
+// [[dmarc_override]]: a local exception for one author domain (RFC 7489 6.7).
+struct DmarcOverride {
+  std::string domain;  // lower-case; the author (From) domain it applies to
+  AuthenticationAction action = AuthenticationAction::none;
+  int config_line = 0;
+};
+
+// [authentication]: SPF, DKIM, ARC and DMARC on mail from outside; DKIM signing and ARC sealing.
+struct AuthenticationSettings {
+  // Check mail from clients that are neither authenticated nor in relay_networks.
+  bool verify = true;
+  std::string authserv_id;  // Authentication-Results authserv-id; empty: the hostname
+  std::filesystem::path public_suffix_list = "/usr/share/publicsuffix/public_suffix_list.dat";
+  AuthenticationAction dmarc_reject_action = AuthenticationAction::reject;          // p=reject
+  AuthenticationAction dmarc_quarantine_action = AuthenticationAction::quarantine;  // p=quarantine
+  AuthenticationAction dmarc_none_action = AuthenticationAction::none;  // local policy, p=none
+  AuthenticationAction ambiguous_from_action = AuthenticationAction::reject;
+  AuthenticationAction spf_fail_action = AuthenticationAction::none;  // SPF "fail" on its own
+  // ARC sealers whose passing chain overrides a DMARC failure (RFC 8617 7.2): mailing lists and
+  // forwarders the site trusts.
+  std::vector<std::string> trusted_arc_sealers;
+  std::vector<DmarcOverride> dmarc_overrides;
+  // DKIM-sign mail of our own users (authenticated or from relay_networks) whose From domain has
+  // keys in data_dir/dkim/<domain>/.
+  bool dkim_sign = true;
+  // ARC-seal mail from outside that we forward to other domains, with the key
+  // data_dir/dkim/<arc_seal_domain>/<arc_seal_selector>.key; empty: no sealing.
+  std::string arc_seal_domain;
+  std::string arc_seal_selector;
+
+  const DmarcOverride* overrideFor(std::string_view domain) const;
+};
+
 // DMARC aggregate reports (RFC 7489 7.2; docs/dmarc-reports.md): evaluations are counted in the
 // store and, once per interval, one report per reporting domain goes to its rua= addresses.
 struct DmarcReportSettings {
@@ -157,6 +198,7 @@ struct Config {
   std::vector<SendConnector> send_connectors;
   DeliverySettings delivery;
   DomainSecureSettings domain_secure;
+  AuthenticationSettings authentication;
   DmarcReportSettings dmarc_reports;
 
   std::filesystem::path queueDirectory() const { return data_dir / "queue"; }
@@ -164,6 +206,10 @@ struct Config {
   std::filesystem::path storeDirectory() const { return data_dir / "store"; }
   std::filesystem::path tlsDirectory() const { return data_dir / "tls"; }
   std::filesystem::path pkiDirectory() const { return data_dir / "pki"; }
+  std::filesystem::path dkimDirectory() const { return data_dir / "dkim"; }
+  const std::string& authservId() const {
+    return authentication.authserv_id.empty() ? hostname : authentication.authserv_id;
+  }
   bool isLocalDomain(std::string_view domain) const;
   const LocalDomain* localDomain(std::string_view domain) const;  // null when not local
 };

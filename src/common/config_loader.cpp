@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -45,6 +46,8 @@ constexpr auto kTopLevelKeys = std::to_array<std::string_view>({"hostname",
                                                             "local_domain",
                                                             "user",
                                                             "domain_secure",
+                                                            "authentication",
+                                                            "dmarc_override",
                                                             "dmarc_reports"});
 constexpr auto kTlsKeys = std::to_array<std::string_view>({"certificate", "private_key"});
 constexpr auto kConnectorKeys = std::to_array<std::string_view>({
@@ -60,6 +63,13 @@ constexpr auto kDeliveryKeys = std::to_array<std::string_view>({
 constexpr auto kDomainSecureKeys = std::to_array<std::string_view>({
     "send", "receive", "client_certificate", "client_private_key", "trusted_ca_file",
     "reject_unauthenticated"});
+constexpr auto kAuthenticationKeys = std::to_array<std::string_view>({
+    "verify", "authserv_id", "public_suffix_list", "dmarc_reject_action",
+    "dmarc_quarantine_action", "dmarc_none_action", "ambiguous_from_action", "spf_fail_action",
+    "trusted_arc_sealers", "dkim_sign", "arc_seal_domain", "arc_seal_selector"});
+constexpr auto kDmarcOverrideKeys = std::to_array<std::string_view>({"domain", "action"});
+constexpr auto kAuthenticationActions =
+    std::to_array<std::string_view>({"none", "spam", "quarantine", "reject"});
 constexpr auto kDmarcReportKeys = std::to_array<std::string_view>({
     "enabled", "interval_seconds", "organization_name", "sender", "contact",
     "max_rows_per_report"});
@@ -142,7 +152,19 @@ constexpr std::string_view kTopLevelHint =
 constexpr std::string_view kDeliveryHint = "it belongs in the [delivery] table";
 constexpr std::string_view kSendConnectorHint = "it belongs in a [[send_connector]] table";
 constexpr std::string_view kDomainSecureHint = "it belongs in the [domain_secure] table";
+constexpr std::string_view kAuthenticationHint = "it belongs in the [authentication] table";
 const auto kMisplacedKeys = std::to_array<MisplacedKey>({
+    {"authserv_id", kAuthenticationHint},
+    {"public_suffix_list", kAuthenticationHint},
+    {"dmarc_reject_action", kAuthenticationHint},
+    {"dmarc_quarantine_action", kAuthenticationHint},
+    {"dmarc_none_action", kAuthenticationHint},
+    {"ambiguous_from_action", kAuthenticationHint},
+    {"spf_fail_action", kAuthenticationHint},
+    {"trusted_arc_sealers", kAuthenticationHint},
+    {"dkim_sign", kAuthenticationHint},
+    {"arc_seal_domain", kAuthenticationHint},
+    {"arc_seal_selector", kAuthenticationHint},
     {"hostname", kTopLevelHint},
     {"data_dir", kTopLevelHint},
     {"log_level", kTopLevelHint},
@@ -720,6 +742,12 @@ class Loader {
     }
     // After [[local_domain]]: a partner domain cannot be one of ours.
     if (const toml::table* table = tableAt(root, "domain_secure", "")) loadDomainSecure(*table);
+    if (const toml::table* table = tableAt(root, "authentication", "")) loadAuthentication(*table);
+    if (auto tables = arrayOfTables(root, "dmarc_override")) {
+      for (std::size_t index = 0; index < tables->size(); ++index) {
+        loadDmarcOverride(*(*tables)[index], "dmarc_override[" + std::to_string(index + 1) + "]");
+      }
+    }
     // After hostname: the report defaults name this host.
     if (const toml::table* table = tableAt(root, "dmarc_reports", "")) loadDmarcReports(*table);
     DmarcReportSettings& reports = config.dmarc_reports;
@@ -1180,6 +1208,126 @@ class Loader {
     if (auto reject = readBool(table, "reject_unauthenticated", path)) {
       settings.reject_unauthenticated = *reject;
     }
+  }
+
+  std::optional<AuthenticationAction> readAction(const toml::table& table, std::string_view key,
+                                                 const std::string& path) {
+    auto text = readString(table, key, path);
+    if (!text) return std::nullopt;
+    for (std::size_t index = 0; index < kAuthenticationActions.size(); ++index) {
+      if (*text == kAuthenticationActions[index]) {
+        return static_cast<AuthenticationAction>(index);  // same order as the enum
+      }
+    }
+    report(*table.get(key), joinPath(path, key) + ": " + inQuotes(*text) +
+                                " is not an action; use one of " + listOf(kAuthenticationActions));
+    return std::nullopt;
+  }
+
+  void loadAuthentication(const toml::table& table) {
+    const std::string path = "authentication";
+    checkKeys(table, path, kAuthenticationKeys);
+    AuthenticationSettings& settings = config.authentication;
+    if (auto verify = readBool(table, "verify", path)) settings.verify = *verify;
+    if (auto sign = readBool(table, "dkim_sign", path)) settings.dkim_sign = *sign;
+    if (auto id = readString(table, "authserv_id", path)) {
+      std::string problem = domainNameProblem(*id);
+      if (!problem.empty()) {
+        report(*table.get("authserv_id"),
+               path + ".authserv_id: " + problem + " (use this host's name, as in Received)");
+      } else {
+        settings.authserv_id = asciiLower(*id);
+      }
+    }
+    if (auto file = readPath(table, "public_suffix_list", path,
+                             "to use /usr/share/publicsuffix/public_suffix_list.dat")) {
+      settings.public_suffix_list = *file;
+    }
+    const std::pair<std::string_view, AuthenticationAction*> actions[] = {
+        {"dmarc_reject_action", &settings.dmarc_reject_action},
+        {"dmarc_quarantine_action", &settings.dmarc_quarantine_action},
+        {"dmarc_none_action", &settings.dmarc_none_action},
+        {"ambiguous_from_action", &settings.ambiguous_from_action},
+        {"spf_fail_action", &settings.spf_fail_action},
+    };
+    for (const auto& [key, target] : actions) {
+      if (auto action = readAction(table, key, path)) *target = *action;
+    }
+    forEachString(table, "trusted_arc_sealers", path,
+                  "write trusted_arc_sealers = [\"lists.example.org\"]",
+                  [&](const toml::node& node, const std::string& element_path,
+                      const std::string& text) {
+                    std::string problem = domainNameProblem(text);
+                    if (!problem.empty()) {
+                      report(node, element_path + ": " + problem + " (list sealing domains, d=)");
+                      return;
+                    }
+                    settings.trusted_arc_sealers.push_back(asciiLower(text));
+                  });
+    auto seal_domain = readString(table, "arc_seal_domain", path);
+    auto seal_selector = readString(table, "arc_seal_selector", path);
+    if (seal_domain.has_value() != seal_selector.has_value()) {
+      const toml::node& at = seal_domain ? *table.get("arc_seal_domain")
+                                         : *table.get("arc_seal_selector");
+      report(at, path + ": arc_seal_domain and arc_seal_selector go together; set both (the key "
+                        "is data_dir/dkim/<domain>/<selector>.key) or neither");
+    } else if (seal_domain && seal_selector) {
+      std::string problem = domainNameProblem(*seal_domain);
+      if (!problem.empty()) {
+        report(*table.get("arc_seal_domain"), path + ".arc_seal_domain: " + problem);
+      } else if (!isSelector(*seal_selector)) {
+        report(*table.get("arc_seal_selector"),
+               path + ".arc_seal_selector: " + inQuotes(*seal_selector) +
+                   " is not a selector; use letters, digits, '-' and '.' (as in bulwark dkim "
+                   "keygen)");
+      } else {
+        settings.arc_seal_domain = asciiLower(*seal_domain);
+        settings.arc_seal_selector = *seal_selector;
+      }
+    }
+  }
+
+  // A DKIM selector (RFC 6376 3.1): dot-separated labels of letters, digits and '-'.
+  static bool isSelector(std::string_view text) {
+    if (text.empty() || text.size() > 63 || text.front() == '.' || text.back() == '.') {
+      return false;
+    }
+    return std::all_of(text.begin(), text.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+    });
+  }
+
+  void loadDmarcOverride(const toml::table& table, const std::string& path) {
+    checkKeys(table, path, kDmarcOverrideKeys);
+    DmarcOverride entry;
+    entry.config_line = static_cast<int>(table.source().begin.line);
+    auto domain = readString(table, "domain", path);
+    auto action = readAction(table, "action", path);
+    if (!table.contains("domain")) {
+      report(table, path + ": domain is missing; write domain = \"example.com\"");
+      return;
+    }
+    if (!table.contains("action")) {
+      report(table, path + ": action is missing; write action = \"none\" (or spam, quarantine, "
+                           "reject)");
+      return;
+    }
+    if (!domain || !action) return;
+    std::string problem = domainNameProblem(*domain);
+    if (!problem.empty()) {
+      report(*table.get("domain"), path + ".domain: " + problem);
+      return;
+    }
+    entry.domain = asciiLower(*domain);
+    if (const DmarcOverride* earlier = config.authentication.overrideFor(entry.domain)) {
+      report(*table.get("domain"), path + ".domain: " + inQuotes(entry.domain) +
+                                       " already has an override at line " +
+                                       std::to_string(earlier->config_line) +
+                                       "; keep one of them");
+      return;
+    }
+    entry.action = *action;
+    config.authentication.dmarc_overrides.push_back(std::move(entry));
   }
 
   // A login name for AUTH PLAIN (send connectors, mailbox servers): printable, 1 to 256 octets.

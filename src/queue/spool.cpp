@@ -178,7 +178,16 @@ class FileSpool final : public Spool {
       : root_(std::move(root)), directories_(std::move(directories)) {}
 
   Result<void> commit(const Envelope& envelope, std::string_view data) override {
+    return commitInto(envelope, data, Directory::active);
+  }
+
+  Result<void> commitHeld(const Envelope& envelope, std::string_view data) override {
+    return commitInto(envelope, data, Directory::hold);
+  }
+
+  Result<void> commitInto(const Envelope& envelope, std::string_view data, Directory target) {
     const std::string& id = envelope.queue_id;
+    const std::string target_name = kDirectoryNames[static_cast<std::size_t>(target)];
     if (!isValidQueueId(id)) return invalidId(id);
     auto encoded = encodeCommit(envelope, data);
     if (!encoded) return encoded.error();
@@ -191,7 +200,7 @@ class FileSpool final : public Spool {
         {const_cast<char*>(encoded->data.data()), encoded->data.size()},
         {encoded->tail.data(), encoded->tail.size()},
     };
-    // The data must be on disk before the name in active/ can be: a rename persisted ahead of
+    // The data must be on disk before the name in active/ (or hold/) can be: a rename persisted ahead of
     // the data would leave a committed-looking file with holes after a crash.
     int failure = writeAll(file.get(), vectors, 3);
     std::string step = "write";
@@ -205,20 +214,20 @@ class FileSpool final : public Spool {
     }
     if (failure == 0) {
       failure =
-          renameNoReplace(directory(Directory::incoming), id, directory(Directory::active), id);
-      step = "rename to active/";
+          renameNoReplace(directory(Directory::incoming), id, directory(target), id);
+      step = "rename to " + target_name + "/";
     }
     if (failure != 0) {
       file.reset(-1);
       ::unlinkat(directory(Directory::incoming), id.c_str(), 0);
       return ioError(fmt::format("commit {}: {}", id, step), failure);
     }
-    failure = syncDescriptor(directory(Directory::active), false);
+    failure = syncDescriptor(directory(target), false);
     if (failure != 0) {
       // Not durable, so not committed: the client will be told to retry, and a copy left in
       // active/ would be delivered as well.
-      ::unlinkat(directory(Directory::active), id.c_str(), 0);
-      return ioError(fmt::format("commit {}: fsync active/", id), failure);
+      ::unlinkat(directory(target), id.c_str(), 0);
+      return ioError(fmt::format("commit {}: fsync {}/", id, target_name), failure);
     }
     return {};
   }

@@ -41,6 +41,9 @@ class Spool {
   // Writes a new message durably. `data` is the whole message as it will be delivered (our
   // Received header already prepended). On error nothing is left behind in active/.
   virtual Result<void> commit(const Envelope& envelope, std::string_view data) = 0;
+  // The same, straight into hold/ (a quarantined message): durable, and never delivered until an
+  // operator releases it (activate()).
+  virtual Result<void> commitHeld(const Envelope& envelope, std::string_view data) = 0;
 
   // Reads a message back (envelope with delivery records applied, and state); fills `data` with
   // the message data when not null, from the same read of the file.

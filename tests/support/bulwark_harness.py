@@ -36,13 +36,17 @@ class BulwarkServer:
     for [[receive_connector]]; listen addresses should use port 0. `local_domains` holds names,
     or whole [[local_domain]] tables (strings without the header)."""
 
-    def __init__(self, connectors=None, extra="", users=None, data_dir=None, local_domains=None):
+    def __init__(self, connectors=None, extra="", users=None, data_dir=None, local_domains=None,
+                 authentication="verify = false"):
         self.owned_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="bulwark-test-")
         self.connectors = connectors or ['name = "default"\nlisten = "127.0.0.1:0"\ntls = "starttls"\nauth = true']
         self.extra = extra
         self.users = users or {}
         self.local_domains = local_domains or ["example.test"]
+        # The [authentication] table. Off unless a test asks: SPF, DKIM and DMARC look up the
+        # sender's domain, and a test must never query a resolver outside loopback.
+        self.authentication = authentication
         self.process = None
         self.ports = {}
         self.log_lines = []
@@ -57,6 +61,8 @@ class BulwarkServer:
             parts += ["[[local_domain]]", domain if "=" in domain else f'name = "{domain}"', ""]
         for name, password in self.users.items():
             parts += ["[[user]]", f'name = "{name}"', f'password_hash = "{hash_password(password)}"', ""]
+        if self.authentication is not None:
+            parts += ["[authentication]", self.authentication, ""]
         with open(self.config_path, "w") as handle:
             handle.write("\n".join(parts))
 

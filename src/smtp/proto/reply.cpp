@@ -90,6 +90,10 @@ Entry entryFor(ReplyKind kind) {
     case ReplyKind::auth_syntax: return {501, "5.5.2", "Cannot decode the authentication response"};
     case ReplyKind::requiretls_needs_tls:
       return {530, "5.7.10", "REQUIRETLS needed: the message must arrive over TLS"};
+    case ReplyKind::sender_authentication_failed:
+      // DMARC (RFC 7489 6.6.4 and 10.3 suggest 550 5.7.1) and the other sender checks; the
+      // detail names the policy that refused.
+      return {550, "5.7.1", "Message refused: the sender's domain does not authenticate it"};
     case ReplyKind::partner_not_authenticated:
       // Domain Security: the sender's domain is a partner's, and partners are known by their
       // certificate; the same reply whether no certificate came or a wrong one (no oracle).

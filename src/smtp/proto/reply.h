@@ -26,7 +26,7 @@ enum class ReplyKind {
   header_too_big, line_too_long, bare_line_ending, must_issue_starttls, auth_required,
   auth_mechanism_unknown, auth_invalid_credentials, auth_encryption_required, auth_already_done,
   auth_cancelled, auth_syntax, requiretls_needs_tls, smtputf8_not_allowed, chunk_syntax,
-  partner_not_authenticated,
+  partner_not_authenticated, sender_authentication_failed,
   command_line_too_long, bdat_after_data_problem,
   // permanent, decided by our SMTP client
   conversion_not_possible,

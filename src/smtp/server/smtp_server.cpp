@@ -161,6 +161,9 @@ class Session : public std::enable_shared_from_this<Session> {
     info_.client_address = std::move(client_address);
     info_.client_port = client_port;
     client_ip_ = net::parseIpAddress(info_.client_address).value_or(std::array<std::uint8_t, 16>{});
+    for (const auto& network : connector_.relay_networks) {
+      if (net::contains(network, client_ip_)) info_.relay_client = true;
+    }
     auto self = shared_from_this();
     auto watchdog = [self]() -> awaitable<void> { co_await self->watch(); };
     asio::co_spawn(stream_.get_executor(), watchdog, asio::detached);
@@ -439,6 +442,9 @@ class Session : public std::enable_shared_from_this<Session> {
     transaction_.queue_id = newQueueId();
     transaction_.sender = std::move(command.address);
     transaction_.parameters = std::move(command.mail);
+    transaction_.session = info_;
+    // SPF and the like start now and run while the client sends the data.
+    transaction_.sender_checks = handler_.senderAccepted(transaction_);
     queueReply(ReplyKind::ok_sender);
   }
 
@@ -486,13 +492,7 @@ class Session : public std::enable_shared_from_this<Session> {
               domains, check.subject);
   }
 
-  bool mayRelay() const {
-    if (!info_.auth_user.empty()) return true;
-    for (const auto& network : connector_.relay_networks) {
-      if (net::contains(network, client_ip_)) return true;
-    }
-    return false;
-  }
+  bool mayRelay() const { return !info_.auth_user.empty() || info_.relay_client; }
 
   void onRecipient(Command& command) {
     if (!in_transaction_) return queueReply(ReplyKind::need_mail);

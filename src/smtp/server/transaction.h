@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,14 @@ struct SessionInfo {
   std::string tls_cipher;
   int tls_bits = 0;
   std::string auth_user;        // empty when not authenticated
+  bool relay_client = false;    // the client address is in the connector's relay_networks
+};
+
+// Work the handler started when MAIL FROM was accepted (an SPF check), carried to accept();
+// opaque to the session.
+class SenderChecks {
+ public:
+  virtual ~SenderChecks() = default;
 };
 
 struct TransactionRecipient {
@@ -42,6 +51,7 @@ struct Transaction {
   // named by the verified client certificate); empty for every other message.
   std::string partner_domain;
   std::string data;             // whole message as it will be stored, our Received first
+  std::shared_ptr<SenderChecks> sender_checks;  // from TransactionHandler::senderAccepted
 };
 
 class TransactionHandler {
@@ -50,6 +60,13 @@ class TransactionHandler {
   // Takes the message; calls `done` exactly once, from any thread, with the reply for the client
   // (250 only once the message is durable). Must not block the caller.
   virtual void accept(Transaction transaction, std::function<void(Reply)> done) = 0;
+  // MAIL FROM was accepted (`transaction` has the sender and session, no recipients yet): may
+  // start checks of the sender off the I/O thread, whose results accept() finds in
+  // Transaction::sender_checks. Must not block.
+  virtual std::shared_ptr<SenderChecks> senderAccepted(const Transaction& transaction) {
+    (void)transaction;
+    return nullptr;
+  }
   // A message refused at the end of DATA/BDAT (size, bare line ending, ...), for the trace;
   // `transaction.data` is empty.
   virtual void rejected(const Transaction& transaction, const Reply& reply) = 0;

@@ -286,6 +286,21 @@ TEST_F(QueueSpool, ActivateDeferredMovesOnlyDeferredMessages) {
   EXPECT_EQ("invalid", spool_->activateDeferred("../x").error().code);
 }
 
+TEST_F(QueueSpool, CommitHeldWritesStraightIntoHold) {
+  const std::string_view text = "Subject: held\r\n\r\nbody\r\n";
+  ASSERT_TRUE(spool_->commitHeld(makeEnvelope("QUARANTINED", text), text));
+  EXPECT_EQ(std::vector<std::string>{"QUARANTINED"}, namesIn(root_ / "hold"));
+  EXPECT_TRUE(namesIn(root_ / "active").empty()) << "a quarantined message is never delivered";
+  EXPECT_TRUE(namesIn(root_ / "incoming").empty());
+  std::string data;
+  auto loaded = spool_->load("QUARANTINED", &data);
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(QueueState::hold, loaded->state);
+  EXPECT_EQ("Subject: held\r\n\r\nbody\r\n", data);
+  ASSERT_TRUE(spool_->activate("QUARANTINED"));
+  EXPECT_EQ(std::vector<std::string>{"QUARANTINED"}, namesIn(root_ / "active"));
+}
+
 TEST_F(QueueSpool, HoldMovesActiveAndDeferredMessagesToHold) {
   commit("FROMACTIVE");
   commit("FROMDEFERRED");
