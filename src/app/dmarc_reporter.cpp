@@ -3,16 +3,16 @@
 // the report's XML escapes them and only checked addresses and domains reach message headers.
 #include "app/dmarc_reporter.h"
 
-#include "common/ids.h"
-#include "common/log.h"
-#include "common/strings.h"
-#include "net/base64.h"
-
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <zlib.h>
 
 #include <algorithm>
+
+#include "common/ids.h"
+#include "common/log.h"
+#include "common/strings.h"
+#include "net/base64.h"
 
 namespace bulwark::app {
 namespace {
@@ -25,8 +25,8 @@ std::int64_t epochSeconds(std::chrono::system_clock::time_point time) {
 bool plainDomainName(std::string_view name) {
   if (name.empty() || name.size() > 253 || name.front() == '.' || name.back() == '.') return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_';
   });
 }
 
@@ -101,8 +101,8 @@ Result<std::string> buildReportMessage(const ReportMessage& message) {
   text += fmt::format(
       "This is a DMARC aggregate report (RFC 7489) for {} from {},\r\n"
       "covering {} to {} UTC ({} messages in {} rows). The report is attached.\r\n\r\n",
-      report.policy.domain, report.organization_name, utcText(report.begin),
-      utcText(report.end), [&] {
+      report.policy.domain, report.organization_name, utcText(report.begin), utcText(report.end),
+      [&] {
         std::uint64_t total = 0;
         for (const auto& row : report.rows) total += row.count;
         return total;
@@ -118,8 +118,7 @@ Result<std::string> buildReportMessage(const ReportMessage& message) {
 }
 
 DmarcReporter::DmarcReporter(const Config& config, store::DmarcReportStore& store,
-                             dns::Resolver& resolver,
-                             OrganizationalDomain organizational_domain,
+                             dns::Resolver& resolver, OrganizationalDomain organizational_domain,
                              const Clock& clock, QueueGeneratedMessage queue,
                              DmarcReporterOptions options)
     : config_(config),
@@ -130,7 +129,9 @@ DmarcReporter::DmarcReporter(const Config& config, store::DmarcReportStore& stor
       queue_(std::move(queue)),
       options_(options) {}
 
-DmarcReporter::~DmarcReporter() { stop(); }
+DmarcReporter::~DmarcReporter() {
+  stop();
+}
 
 void DmarcReporter::record(const auth::DmarcEvaluation& evaluation) {
   if (!evaluation.outcome.record || evaluation.outcome.record->aggregate_addresses.empty()) return;
@@ -212,12 +213,16 @@ void DmarcReporter::writePending() {
     return;
   }
   if (recorded->over_limit > 0) {
-    log::warning("dmarc reports: {} message(s) not counted: a report reached max_rows_per_report "
-                 "({})", recorded->over_limit, config_.dmarc_reports.max_rows_per_report);
+    log::warning(
+        "dmarc reports: {} message(s) not counted: a report reached max_rows_per_report "
+        "({})",
+        recorded->over_limit, config_.dmarc_reports.max_rows_per_report);
   }
   if (recorded->already_reported > 0) {
-    log::warning("dmarc reports: {} message(s) not counted: their period was already reported "
-                 "(the clock went back?)", recorded->already_reported);
+    log::warning(
+        "dmarc reports: {} message(s) not counted: their period was already reported "
+        "(the clock went back?)",
+        recorded->already_reported);
   }
 }
 
@@ -269,9 +274,8 @@ bool DmarcReporter::sendReport(const store::DmarcReportPeriod& period,
   report.policy = content.policy;
   report.policy.domain = period.domain;
   report.rows = content.rows;
-  const std::string submitter = plainDomainName(settings.organization_name)
-                                    ? settings.organization_name
-                                    : config_.hostname;
+  const std::string submitter =
+      plainDomainName(settings.organization_name) ? settings.organization_name : config_.hostname;
 
   bool all_handled = true;
   std::size_t used = 0;
@@ -283,8 +287,8 @@ bool DmarcReporter::sendReport(const store::DmarcReportPeriod& period,
       continue;
     }
     if (used == options_.max_destinations) {
-      log::warning("dmarc reports: {}: more than {} rua destinations; <{}> skipped",
-                   period.domain, options_.max_destinations, uri->address);
+      log::warning("dmarc reports: {}: more than {} rua destinations; <{}> skipped", period.domain,
+                   options_.max_destinations, uri->address);
       continue;
     }
     ++used;
@@ -293,8 +297,8 @@ bool DmarcReporter::sendReport(const store::DmarcReportPeriod& period,
     auto check = auth::checkReportDestination(resolver_, period.domain, destination_domain,
                                               sameOrganization(period.domain, destination_domain));
     if (!check.allowed) {
-      log::warning("dmarc reports: report for {} not sent to <{}>: {}", period.domain,
-                   uri->address, check.reason);
+      log::warning("dmarc reports: report for {} not sent to <{}>: {}", period.domain, uri->address,
+                   check.reason);
       continue;
     }
     auto message = buildReportMessage(
@@ -305,9 +309,10 @@ bool DmarcReporter::sendReport(const store::DmarcReportPeriod& period,
       continue;
     }
     if (uri->max_size != 0 && message->size() > uri->max_size) {
-      log::warning("dmarc reports: report for {} not sent to <{}>: {} bytes is over its limit of "
-                   "{} bytes (rua \"{}\")", period.domain, uri->address, message->size(),
-                   uri->max_size, printableForLog(text));
+      log::warning(
+          "dmarc reports: report for {} not sent to <{}>: {} bytes is over its limit of "
+          "{} bytes (rua \"{}\")",
+          period.domain, uri->address, message->size(), uri->max_size, printableForLog(text));
       continue;
     }
     queue::Envelope envelope;
@@ -318,11 +323,11 @@ bool DmarcReporter::sendReport(const store::DmarcReportPeriod& period,
     envelope.body_type = "8BITMIME";
     envelope.connector = "dmarc-report";
     const std::size_t size = message->size();
-    auto queued = queue_(std::move(envelope), std::move(*message),
-                         "dmarc report for " + period.domain);
+    auto queued =
+        queue_(std::move(envelope), std::move(*message), "dmarc report for " + period.domain);
     if (!queued) {
-      log::error("dmarc reports: report for {} to <{}> not queued: {}", period.domain,
-                 uri->address, queued.error().message);
+      log::error("dmarc reports: report for {} to <{}> not queued: {}", period.domain, uri->address,
+                 queued.error().message);
       all_handled = false;
       continue;
     }

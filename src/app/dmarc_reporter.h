@@ -5,6 +5,13 @@
 // bounce. Untrusted: everything in an evaluation and the DNS answers.
 #pragma once
 
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+
 #include "auth/dmarc_report.h"
 #include "common/clock.h"
 #include "common/config.h"
@@ -13,20 +20,12 @@
 #include "queue/envelope.h"
 #include "store/dmarc_report_store.h"
 
-#include <condition_variable>
-#include <deque>
-#include <functional>
-#include <memory>
-#include <mutex>
-#include <thread>
-
 namespace bulwark::app {
 
 // Commits a generated message and hands it to delivery (QueueManager::queueGenerated); returns
 // the queue id. A function so that tests see the messages without a queue.
-using QueueGeneratedMessage =
-    std::function<Result<std::string>(queue::Envelope envelope, std::string text,
-                                      std::string detail)>;
+using QueueGeneratedMessage = std::function<Result<std::string>(
+    queue::Envelope envelope, std::string text, std::string detail)>;
 
 // The organizational domain of a name (RFC 7489 3.2): serve asks the Public Suffix List
 // (auth::PublicSuffixList::organizationalDomain); tests give a table.

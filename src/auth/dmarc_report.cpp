@@ -3,12 +3,12 @@
 // evaluated message (they come from the SMTP client and the message), which the XML escapes.
 #include "auth/dmarc_report.h"
 
-#include "auth/tag_list.h"
-#include "common/strings.h"
-
 #include <fmt/format.h>
 
 #include <limits>
+
+#include "auth/tag_list.h"
+#include "common/strings.h"
 
 namespace bulwark::auth {
 namespace {
@@ -209,8 +209,8 @@ std::optional<ReportUri> parseReportUri(std::string_view uri) {
 DestinationCheck checkReportDestination(dns::Resolver& resolver, std::string_view policy_domain,
                                         std::string_view destination, bool same_organization) {
   if (same_organization) return {true, "same organizational domain"};
-  std::string name = fmt::format("{}._report._dmarc.{}", asciiLower(policy_domain),
-                                 asciiLower(destination));
+  std::string name =
+      fmt::format("{}._report._dmarc.{}", asciiLower(policy_domain), asciiLower(destination));
   auto answer = resolver.txt(name);
   switch (answer.status) {
     case dns::Status::ok: break;

@@ -3,13 +3,13 @@
 // the XML report. The URIs, the evaluated messages' identities and DNS answers are untrusted.
 #pragma once
 
-#include "auth/dmarc.h"
-
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "auth/dmarc.h"
 
 namespace bulwark::auth {
 
@@ -23,12 +23,12 @@ struct DmarcEvaluation {
   DmarcOutcome outcome;       // with the record as published
   SpfResult spf = SpfResult::none;
   std::string spf_domain;
-  bool null_sender = false;   // MAIL FROM <>: SPF checked the HELO identity (report scope "helo")
+  bool null_sender = false;  // MAIL FROM <>: SPF checked the HELO identity (report scope "helo")
   std::vector<DkimSignatureResult> dkim;
 };
 
 struct ReportUri {
-  std::string address;       // the mailto: address (only mailto is supported for sending)
+  std::string address;         // the mailto: address (only mailto is supported for sending)
   std::uint64_t max_size = 0;  // "!" limit in bytes; 0: none
 };
 // "mailto:dmarc@example.com!10m" → address and limit; nullopt for other schemes or bad syntax.
@@ -59,7 +59,7 @@ struct PublishedPolicy {
   std::string aspf = "r";
   std::string p = "none";
   std::string sp = "none";
-  std::string np;      // empty: not published (then not written: RFC 7489's schema lacks it)
+  std::string np;  // empty: not published (then not written: RFC 7489's schema lacks it)
   unsigned pct = 100;
   std::vector<std::string> rua;  // rua= URIs as published
 };
@@ -92,7 +92,7 @@ struct AggregateReport {
   std::string email;               // the report sender's address
   std::string extra_contact_info;  // empty: not written
   std::string report_id;
-  std::int64_t begin = 0;          // seconds since the epoch, UTC
+  std::int64_t begin = 0;  // seconds since the epoch, UTC
   std::int64_t end = 0;
   PublishedPolicy policy;
   std::vector<ReportRow> rows;

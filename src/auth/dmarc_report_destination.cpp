@@ -2,7 +2,6 @@
 // domain's organization, else whether it authorised reports for it in DNS (untrusted answers).
 // Apart from dmarc_report.cpp so that the report code links without the suffix list.
 #include "auth/dmarc_report.h"
-
 #include "common/strings.h"
 
 namespace bulwark::auth {

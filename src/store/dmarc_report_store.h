@@ -4,14 +4,14 @@
 // restart neither loses a period nor reports one twice. The rows' strings came from the network.
 #pragma once
 
-#include "auth/dmarc_report.h"
-#include "common/result.h"
-
 #include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "auth/dmarc_report.h"
+#include "common/result.h"
 
 namespace bulwark::store {
 

@@ -2,14 +2,12 @@
 // per group of identical report rows rather than one row per message, so a domain sending a
 // million messages a day from ten servers costs ten rows. Untrusted: every string of a row came
 // from the network; it is only ever bound as a parameter and stored as JSON text.
-#include "store/dmarc_report_store.h"
-
-#include "store/sqlite.h"
-
 #include <boost/json.hpp>
-
 #include <map>
 #include <mutex>
+
+#include "store/dmarc_report_store.h"
+#include "store/sqlite.h"
 
 namespace bulwark::store {
 namespace {
@@ -115,10 +113,14 @@ Result<auth::ReportRow> rowFrom(std::string_view key, std::int64_t count) {
 std::string policyText(const auth::PublishedPolicy& policy) {
   boost::json::array rua;
   for (const auto& uri : policy.rua) rua.emplace_back(uri);
-  return boost::json::serialize(boost::json::object{
-      {"domain", policy.domain}, {"adkim", policy.adkim}, {"aspf", policy.aspf},
-      {"p", policy.p}, {"sp", policy.sp}, {"np", policy.np}, {"pct", policy.pct},
-      {"rua", std::move(rua)}});
+  return boost::json::serialize(boost::json::object{{"domain", policy.domain},
+                                                    {"adkim", policy.adkim},
+                                                    {"aspf", policy.aspf},
+                                                    {"p", policy.p},
+                                                    {"sp", policy.sp},
+                                                    {"np", policy.np},
+                                                    {"pct", policy.pct},
+                                                    {"rua", std::move(rua)}});
 }
 
 Result<auth::PublishedPolicy> policyFrom(std::string_view text) {
@@ -172,10 +174,10 @@ class SqliteDmarcReportStore final : public DmarcReportStore {
 
   Result<std::vector<DmarcReportPeriod>> duePeriods(std::int64_t now) override {
     std::lock_guard lock(mutex_);
-    auto statement = Statement::prepare(
-        database_.get(),
-        "SELECT domain, period_begin, period_end FROM dmarc_report_periods "
-        "WHERE period_end <= ?1 AND row_count > 0 ORDER BY period_end, domain");
+    auto statement =
+        Statement::prepare(database_.get(),
+                           "SELECT domain, period_begin, period_end FROM dmarc_report_periods "
+                           "WHERE period_end <= ?1 AND row_count > 0 ORDER BY period_end, domain");
     if (!statement) return statement.error();
     statement->bind(1, now);
     std::vector<DmarcReportPeriod> periods;
@@ -263,20 +265,19 @@ class SqliteDmarcReportStore final : public DmarcReportStore {
         "VALUES (?1, ?2, ?3, ?4, 0) ON CONFLICT(domain, period_begin) DO UPDATE SET "
         "policy = excluded.policy, period_end = excluded.period_end");
     if (!upsert_period) return upsert_period.error();
-    auto add_count = Statement::prepare(
-        database,
-        "UPDATE dmarc_report_rows SET count = count + ?4 "
-        "WHERE domain = ?1 AND period_begin = ?2 AND row_key = ?3");
+    auto add_count = Statement::prepare(database,
+                                        "UPDATE dmarc_report_rows SET count = count + ?4 "
+                                        "WHERE domain = ?1 AND period_begin = ?2 AND row_key = ?3");
     if (!add_count) return add_count.error();
-    auto claim_row = Statement::prepare(
-        database,
-        "UPDATE dmarc_report_periods SET row_count = row_count + 1 "
-        "WHERE domain = ?1 AND period_begin = ?2 AND row_count < ?3");
+    auto claim_row =
+        Statement::prepare(database,
+                           "UPDATE dmarc_report_periods SET row_count = row_count + 1 "
+                           "WHERE domain = ?1 AND period_begin = ?2 AND row_count < ?3");
     if (!claim_row) return claim_row.error();
-    auto insert_row = Statement::prepare(
-        database,
-        "INSERT INTO dmarc_report_rows (domain, period_begin, row_key, count) "
-        "VALUES (?1, ?2, ?3, ?4)");
+    auto insert_row =
+        Statement::prepare(database,
+                           "INSERT INTO dmarc_report_rows (domain, period_begin, row_key, count) "
+                           "VALUES (?1, ?2, ?3, ?4)");
     if (!insert_row) return insert_row.error();
 
     auto failed = [&] { return sqliteError(database, "writing the DMARC report store"); };
@@ -368,8 +369,7 @@ Result<std::unique_ptr<DmarcReportStore>> openSqliteDmarcReportStore(
     const std::filesystem::path& path, DmarcReportStoreLimits limits) {
   auto database = openDatabase(path, "DMARC report store", false);
   if (!database) return database.error();
-  auto schema =
-      ensureSchema(database->get(), path, "DMARC report store", kSchema, kSchemaVersion);
+  auto schema = ensureSchema(database->get(), path, "DMARC report store", kSchema, kSchemaVersion);
   if (!schema) return schema.error();
   return std::unique_ptr<DmarcReportStore>(
       std::make_unique<SqliteDmarcReportStore>(std::move(*database), limits));

@@ -4,10 +4,6 @@
 // limit, restarts, and the limits on pending evaluations and destinations.
 #include "app/dmarc_reporter.h"
 
-#include "net/base64.h"
-#include "support/fake_clock.h"
-#include "support/fake_resolver.h"
-
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <zlib.h>
@@ -15,6 +11,10 @@
 #include <filesystem>
 #include <map>
 #include <thread>
+
+#include "net/base64.h"
+#include "support/fake_clock.h"
+#include "support/fake_resolver.h"
 
 namespace bulwark::app {
 namespace {
@@ -102,8 +102,8 @@ class DmarcReporterTest : public ::testing::Test {
       queued_.push_back({std::move(envelope), std::move(text), std::move(detail)});
       return "Q" + std::to_string(queued_.size());
     };
-    reporter_ = std::make_unique<DmarcReporter>(config_, *store_, resolver_, organizational,
-                                                clock_, queue, options);
+    reporter_ = std::make_unique<DmarcReporter>(config_, *store_, resolver_, organizational, clock_,
+                                                queue, options);
     return *reporter_;
   }
 
@@ -170,13 +170,14 @@ TEST_F(DmarcReporterTest, OneReportWhenThePeriodEndsAndNeverTwice) {
   EXPECT_NE(text.find("\r\nTo: dmarc@sender.example\r\n"), std::string::npos);
   const std::string report_id = std::to_string(kDayBegin) + ".sender.example@mx.receiver.example";
   EXPECT_NE(text.find("\r\nSubject: Report Domain: sender.example Submitter: receiver.example "
-                      "Report-ID: <" + report_id + ">\r\n"),
+                      "Report-ID: <" +
+                      report_id + ">\r\n"),
             std::string::npos)
       << text.substr(0, 400);
-  EXPECT_NE(text.find("Content-Type: application/gzip; name=\"mx.receiver.example!sender.example!" +
-                      std::to_string(kDayBegin) + "!" + std::to_string(kDayBegin + 86399) +
-                      ".xml.gz\""),
-            std::string::npos);
+  EXPECT_NE(
+      text.find("Content-Type: application/gzip; name=\"mx.receiver.example!sender.example!" +
+                std::to_string(kDayBegin) + "!" + std::to_string(kDayBegin + 86399) + ".xml.gz\""),
+      std::string::npos);
   EXPECT_NE(text.find("(3 messages in 2 rows)"), std::string::npos);
 
   std::string xml = attachedXml(text);
@@ -212,8 +213,8 @@ TEST_F(DmarcReporterTest, EvaluationsWithoutRuaAreNotCounted) {
 
 TEST_F(DmarcReporterTest, ExternalDestinationNeedsItsAuthorisationRecord) {
   DmarcReporter& reporter = this->reporter();
-  reporter.record(evaluation("192.0.2.1", {"mailto:reports@thirdparty.example",
-                                           "mailto:dmarc@vendor.example"}));
+  reporter.record(evaluation("192.0.2.1",
+                             {"mailto:reports@thirdparty.example", "mailto:dmarc@vendor.example"}));
   resolver_.txt_records["sender.example._report._dmarc.vendor.example"] = {"v=DMARC1"};
   clock_.advance(24h);
   reporter.runOnce();
@@ -226,8 +227,8 @@ TEST_F(DmarcReporterTest, ExternalDestinationNeedsItsAuthorisationRecord) {
 
 TEST_F(DmarcReporterTest, SizeLimitOfTheUri) {
   DmarcReporter& reporter = this->reporter();
-  reporter.record(evaluation("192.0.2.1", {"mailto:small@sender.example!100",
-                                           "mailto:large@sender.example!1m"}));
+  reporter.record(evaluation(
+      "192.0.2.1", {"mailto:small@sender.example!100", "mailto:large@sender.example!1m"}));
   clock_.advance(24h);
   reporter.runOnce();
   auto messages = queued();
@@ -240,9 +241,9 @@ TEST_F(DmarcReporterTest, DestinationsPastTheLimitAreSkipped) {
   DmarcReporterOptions options;
   options.max_destinations = 2;
   DmarcReporter& reporter = this->reporter(options);
-  reporter.record(evaluation("192.0.2.1", {"mailto:one@sender.example", "https://x.example/",
-                                           "mailto:two@sender.example",
-                                           "mailto:three@sender.example"}));
+  reporter.record(
+      evaluation("192.0.2.1", {"mailto:one@sender.example", "https://x.example/",
+                               "mailto:two@sender.example", "mailto:three@sender.example"}));
   clock_.advance(24h);
   reporter.runOnce();
   auto messages = queued();

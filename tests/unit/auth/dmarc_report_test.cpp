@@ -4,19 +4,18 @@
 // $BULWARK_TESTDATA/dmarc/aggregate-reports.
 #include "auth/dmarc_report.h"
 
-#include "support/fake_resolver.h"
-
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+
+#include "support/fake_resolver.h"
 
 namespace bulwark::auth {
 namespace {
@@ -211,9 +210,9 @@ TEST(PublishedPolicyOf, SubdomainPolicyDefaultsToPolicy) {
 TEST(EscapeXml, MarkupControlsAndInvalidUtf8) {
   EXPECT_EQ(escapeXml("a<b>&\"'c"), "a&lt;b&gt;&amp;&quot;&apos;c");
   EXPECT_EQ(escapeXml(std::string("x\0y\x01z", 5)), "x\xef\xbf\xbdy\xef\xbf\xbdz");
-  EXPECT_EQ(escapeXml("caf\xc3\xa9"), "caf\xc3\xa9");                    // valid UTF-8 kept
-  EXPECT_EQ(escapeXml("\xc3("), "\xef\xbf\xbd(");                         // truncated sequence
-  EXPECT_EQ(escapeXml("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");          // overlong '/'
+  EXPECT_EQ(escapeXml("caf\xc3\xa9"), "caf\xc3\xa9");            // valid UTF-8 kept
+  EXPECT_EQ(escapeXml("\xc3("), "\xef\xbf\xbd(");                // truncated sequence
+  EXPECT_EQ(escapeXml("\xc0\xaf"), "\xef\xbf\xbd\xef\xbf\xbd");  // overlong '/'
   EXPECT_EQ(escapeXml("\xed\xa0\x80"), "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");  // surrogate
 }
 
@@ -237,14 +236,13 @@ struct CheckRun {
 
 // Runs aggregate_report_check.py over `xml` (and the sample folder when given).
 CheckRun runChecker(const std::string& xml, const fs::path& samples = {}) {
-  fs::path file = fs::temp_directory_path() /
-                  ("dmarc-report-test-" + std::to_string(::getpid()) + ".xml");
+  fs::path file =
+      fs::temp_directory_path() / ("dmarc-report-test-" + std::to_string(::getpid()) + ".xml");
   {
     std::ofstream out(file, std::ios::binary);
     out << xml;
   }
-  std::string command = "/usr/bin/python3 '" BULWARK_AUTH_TEST_DIR
-                        "/aggregate_report_check.py' '" +
+  std::string command = "/usr/bin/python3 '" BULWARK_AUTH_TEST_DIR "/aggregate_report_check.py' '" +
                         file.string() + "'";
   if (!samples.empty()) command += " '" + samples.string() + "'";
   command += " 2>&1";
@@ -335,8 +333,7 @@ TEST(AggregateReportXml, ReadBackByXmlEtree) {
   EXPECT_EQ(second.at("dkim").as_string(), "fail");
   EXPECT_TRUE(second.at("envelope_to").is_null());
   EXPECT_EQ(second.at("auth_dkim").as_array().size(), 0u);
-  EXPECT_EQ(second.at("header_from").as_string(),
-            "ex<ample>&\"'.com\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(second.at("header_from").as_string(), "ex<ample>&\"'.com\xef\xbf\xbd\xef\xbf\xbd");
 }
 
 TEST(AggregateReportXml, NonexistentSubdomainPolicyFollowsSubdomainPolicy) {

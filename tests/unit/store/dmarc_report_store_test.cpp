@@ -59,10 +59,10 @@ class DmarcReportStoreTest : public ::testing::Test {
 TEST_F(DmarcReportStoreTest, IdenticalRowsShareOneCounter) {
   auto store = open();
   ASSERT_TRUE(store);
-  std::vector<DmarcReportEntry> batch = {
-      entry("example.com", kMonday, "192.0.2.1"), entry("example.com", kMonday, "192.0.2.1"),
-      entry("example.com", kMonday, "192.0.2.2"),
-      entry("example.com", kMonday, "192.0.2.1", "reject")};
+  std::vector<DmarcReportEntry> batch = {entry("example.com", kMonday, "192.0.2.1"),
+                                         entry("example.com", kMonday, "192.0.2.1"),
+                                         entry("example.com", kMonday, "192.0.2.2"),
+                                         entry("example.com", kMonday, "192.0.2.1", "reject")};
   auto recorded = store->record(batch);
   ASSERT_TRUE(recorded) << recorded.error().message;
   EXPECT_EQ(recorded->counted, 4u);
@@ -155,11 +155,10 @@ TEST_F(DmarcReportStoreTest, RowsPastTheLimitAreDroppedWhileKnownGroupsKeepCount
   limits.max_rows_per_report = 2;
   auto store = open(limits);
   ASSERT_TRUE(store);
-  auto recorded = store->record({entry("example.com", kMonday, "192.0.2.1"),
-                                 entry("example.com", kMonday, "192.0.2.2"),
-                                 entry("example.com", kMonday, "192.0.2.3"),
-                                 entry("example.com", kMonday, "192.0.2.1"),
-                                 entry("example.org", kMonday, "192.0.2.3")});
+  auto recorded = store->record(
+      {entry("example.com", kMonday, "192.0.2.1"), entry("example.com", kMonday, "192.0.2.2"),
+       entry("example.com", kMonday, "192.0.2.3"), entry("example.com", kMonday, "192.0.2.1"),
+       entry("example.org", kMonday, "192.0.2.3")});
   ASSERT_TRUE(recorded);
   EXPECT_EQ(recorded->counted, 4u);
   EXPECT_EQ(recorded->over_limit, 1u);
