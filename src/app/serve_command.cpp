@@ -4,6 +4,7 @@
 // SIGTERM and starts itself again with the same arguments (the file is read anew).
 #include "app/account_authenticator.h"
 #include "app/commands.h"
+#include "app/dmarc_reporter.h"
 #include "app/message_intake.h"
 #include "pipeline/authentication_stage.h"
 #include "pipeline/signing_stage.h"
@@ -16,6 +17,7 @@
 #include "smtp/server/smtp_server.h"
 #include "sts/cache.h"
 #include "sts/discovery.h"
+#include "store/dmarc_report_store.h"
 #include "sts/fetch.h"
 
 #include <CLI/CLI.hpp>
@@ -208,7 +210,42 @@ int serve(const ServeOptions& options) {
   }
   auto keyring = std::make_shared<auth::DkimKeyring>(config.dkimDirectory());
   pipeline::Pipeline pipeline;
-  pipeline.add(std::make_unique<pipeline::AuthenticationStage>(config, **resolver, suffixes));
+  // DMARC aggregate reports (docs/dmarc-reports.md): the authentication stage records every
+  // evaluation of a domain with rua=, the reporter's thread counts and sends.
+  std::unique_ptr<store::DmarcReportStore> dmarc_report_store;
+  std::unique_ptr<DmarcReporter> dmarc_reporter;
+  pipeline::DmarcRecorder dmarc_recorder;
+  if (config.dmarc_reports.enabled) {
+    store::DmarcReportStoreLimits limits;
+    limits.max_rows_per_report = config.dmarc_reports.max_rows_per_report;
+    auto opened = store::openSqliteDmarcReportStore(
+        config.storeDirectory() / "dmarc-reports.sqlite", limits);
+    if (!opened) {
+      log::error("cannot open the DMARC report store: {}", opened.error().message);
+      return 1;
+    }
+    dmarc_report_store = std::move(*opened);
+    OrganizationalDomain organizational_domain;
+    if (suffixes) {
+      organizational_domain = [suffixes](std::string_view domain) {
+        return suffixes->organizationalDomain(domain);
+      };
+    } else {
+      log::warning("dmarc reports: [authentication] verify is off, so there is nothing to report");
+    }
+    auto queue_report = [&manager](queue::Envelope envelope, std::string text,
+                                   std::string detail) {
+      return manager.queueGenerated(std::move(envelope), std::move(text), std::move(detail));
+    };
+    dmarc_reporter = std::make_unique<DmarcReporter>(config, *dmarc_report_store, **resolver,
+                                                     organizational_domain, clock, queue_report);
+    dmarc_reporter->start();
+    dmarc_recorder = [reporter = dmarc_reporter.get()](const auth::DmarcEvaluation& evaluation) {
+      reporter->record(evaluation);
+    };
+  }
+  pipeline.add(std::make_unique<pipeline::AuthenticationStage>(config, **resolver, suffixes,
+                                                                dmarc_recorder));
   pipeline.add(std::make_unique<pipeline::SigningStage>(config, **resolver, keyring));
   MessageIntake intake(config, **spool, **trace, manager, pipeline, **resolver);
   AccountAuthenticator authenticator(config, **users);
@@ -254,6 +291,8 @@ int serve(const ServeOptions& options) {
   }
   server.stop();
   intake.drain();
+  // Before the queue stops: what was recorded is counted; a report due now waits for the next run.
+  if (dmarc_reporter) dmarc_reporter->stop();
   manager.stop();
   (*trace)->flush();
   if (reload) {

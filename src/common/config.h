@@ -161,6 +161,18 @@ struct AuthenticationSettings {
   const DmarcOverride* overrideFor(std::string_view domain) const;
 };
 
+// DMARC aggregate reports (RFC 7489 7.2; docs/dmarc-reports.md): evaluations are counted in the
+// store and, once per interval, one report per reporting domain goes to its rua= addresses.
+struct DmarcReportSettings {
+  bool enabled = false;
+  std::uint32_t interval_seconds = 86400;  // divides a day, so periods line up with UTC days
+  std::string organization_name;           // <org_name> and Subject; empty: the hostname
+  std::string sender;                      // From: and <email>; empty: noreply-dmarc@<hostname>
+  std::string contact;                     // <extra_contact_info>; empty: not written
+  std::uint32_t max_rows_per_report = 10000;  // distinct rows per domain and period
+  int config_line = 0;
+};
+
 struct User {
   std::string name;           // login name, usually an address
   std::string password_hash;  // "$pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>"
@@ -187,6 +199,7 @@ struct Config {
   DeliverySettings delivery;
   DomainSecureSettings domain_secure;
   AuthenticationSettings authentication;
+  DmarcReportSettings dmarc_reports;
 
   std::filesystem::path queueDirectory() const { return data_dir / "queue"; }
   std::filesystem::path mailDirectory() const { return data_dir / "mail"; }

@@ -47,7 +47,8 @@ constexpr auto kTopLevelKeys = std::to_array<std::string_view>({"hostname",
                                                             "user",
                                                             "domain_secure",
                                                             "authentication",
-                                                            "dmarc_override"});
+                                                            "dmarc_override",
+                                                            "dmarc_reports"});
 constexpr auto kTlsKeys = std::to_array<std::string_view>({"certificate", "private_key"});
 constexpr auto kConnectorKeys = std::to_array<std::string_view>({
     "name", "listen", "tls", "auth", "require_auth", "relay_networks", "limits"});
@@ -69,6 +70,9 @@ constexpr auto kAuthenticationKeys = std::to_array<std::string_view>({
 constexpr auto kDmarcOverrideKeys = std::to_array<std::string_view>({"domain", "action"});
 constexpr auto kAuthenticationActions =
     std::to_array<std::string_view>({"none", "spam", "quarantine", "reject"});
+constexpr auto kDmarcReportKeys = std::to_array<std::string_view>({
+    "enabled", "interval_seconds", "organization_name", "sender", "contact",
+    "max_rows_per_report"});
 constexpr auto kSendConnectorKeys = std::to_array<std::string_view>({
     "name", "domains", "smart_host", "tls", "auth_user", "auth_password_file"});
 
@@ -206,6 +210,9 @@ const auto kMisplacedKeys = std::to_array<MisplacedKey>({
     {"client_private_key", kDomainSecureHint},
     {"trusted_ca_file", kDomainSecureHint},
     {"reject_unauthenticated", kDomainSecureHint},
+    {"interval_seconds", "it belongs in the [dmarc_reports] table"},
+    {"organization_name", "it belongs in the [dmarc_reports] table"},
+    {"max_rows_per_report", "it belongs in the [dmarc_reports] table"},
 });
 
 std::string inQuotes(std::string_view text) {
@@ -741,6 +748,11 @@ class Loader {
         loadDmarcOverride(*(*tables)[index], "dmarc_override[" + std::to_string(index + 1) + "]");
       }
     }
+    // After hostname: the report defaults name this host.
+    if (const toml::table* table = tableAt(root, "dmarc_reports", "")) loadDmarcReports(*table);
+    DmarcReportSettings& reports = config.dmarc_reports;
+    if (reports.organization_name.empty()) reports.organization_name = config.hostname;
+    if (reports.sender.empty()) reports.sender = "noreply-dmarc@" + config.hostname;
   }
 
   void report(const toml::source_region& where, std::string message) {
@@ -1081,6 +1093,57 @@ class Loader {
     }
     if (auto value = readInteger(table, "mta_sts_timeout_seconds", path, 1, 300, "seconds", "")) {
       delivery.mta_sts_timeout_seconds = static_cast<std::uint32_t>(*value);
+    }
+  }
+
+  void loadDmarcReports(const toml::table& table) {
+    const std::string path = "dmarc_reports";
+    checkKeys(table, path, kDmarcReportKeys);
+    DmarcReportSettings& reports = config.dmarc_reports;
+    reports.config_line = static_cast<int>(table.source().begin.line);
+    if (auto enabled = readBool(table, "enabled", path)) reports.enabled = *enabled;
+    // A report per minute is already more than any report receiver wants (RFC 7489 7.2 suggests
+    // a day); periods must tile the day so that the default lines up with UTC midnight.
+    if (auto value = readInteger(table, "interval_seconds", path, 60, kDaySeconds, "seconds",
+                                 "reports are meant to be daily; 60 is the most often allowed")) {
+      if (kDaySeconds % *value != 0) {
+        report(*table.get("interval_seconds"),
+               path + ".interval_seconds: " + std::to_string(*value) +
+                   " does not divide a day (86400), so periods would not line up with UTC "
+                   "days; use 86400, 3600, 600, 60 or another divisor");
+      } else {
+        reports.interval_seconds = static_cast<std::uint32_t>(*value);
+      }
+    }
+    auto readLine = [&](std::string_view key, std::string& target, std::string_view example) {
+      auto value = readString(table, key, path);
+      if (!value) return;
+      if (value->empty() || value->find_first_of("\r\n") != std::string::npos) {
+        report(*table.get(key), joinPath(path, key) +
+                                    ": must be one non-empty line (it goes into the report "
+                                    "and its header); for example " + std::string(example));
+        return;
+      }
+      target = *value;
+    };
+    readLine("organization_name", reports.organization_name, "\"Example Ltd\"");
+    readLine("contact", reports.contact, "\"https://example.com/dmarc\"");
+    std::string sender;
+    readLine("sender", sender, "\"noreply-dmarc@example.com\"");
+    if (!sender.empty()) {
+      auto at = sender.rfind('@');
+      bool plain = sender.find_first_of(" <>\"(),;") == std::string::npos;
+      if (!plain || at == std::string::npos || at == 0 ||
+          !domainNameProblem(sender.substr(at + 1)).empty()) {
+        report(*table.get("sender"),
+               path + ".sender: " + inQuotes(sender) +
+                   " is not a plain address; write sender = \"noreply-dmarc@example.com\"");
+      } else {
+        reports.sender = sender;
+      }
+    }
+    if (auto value = readInteger(table, "max_rows_per_report", path, 1, 1000000, "rows", "")) {
+      reports.max_rows_per_report = static_cast<std::uint32_t>(*value);
     }
   }
 

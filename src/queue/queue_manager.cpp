@@ -526,30 +526,40 @@ void QueueManager::sendNotice(const QueuedMessage& message, const std::string& d
   if (notice.recipients.empty()) return;
 
   Envelope bounce;
-  bounce.queue_id = newQueueId();
   bounce.sender = "";
   bounce.recipients.push_back(Recipient{envelope.sender, "", 0, RecipientStatus::pending, ""});
   bounce.received_at = notice.now;
   bounce.body_type = "8BITMIME";
   bounce.smtputf8 = envelope.smtputf8;
-  bounce.client_address = "127.0.0.1";
-  bounce.helo = config_.hostname;
   bounce.connector = "bounce";
-  auto text = std::make_shared<const std::string>(buildNotice(notice));
-  bounce.size = text->size();
-  auto committed = spool_.commit(bounce, *text);
-  if (!committed) {
-    log::error("{}: cannot queue the {} notice: {}", envelope.queue_id,
-               failure ? "bounce" : "delay", committed.error().message);
+  const char* kind = failure ? "bounce" : "delay";
+  auto queued = queueGenerated(
+      std::move(bounce), buildNotice(notice),
+      std::string(failure ? "bounce" : "delay notice") + " for " + envelope.queue_id);
+  if (!queued) {
+    log::error("{}: cannot queue the {} notice: {}", envelope.queue_id, kind,
+               queued.error().message);
     return;
   }
-  log::info("{}: {} notice {} queued for <{}>", envelope.queue_id, failure ? "bounce" : "delay",
-            bounce.queue_id, envelope.sender);
-  auto event = traceEvent(bounce, "received");
-  event.time = notice.now;
-  event.detail = std::string(failure ? "bounce" : "delay notice") + " for " + envelope.queue_id;
+  log::info("{}: {} notice {} queued for <{}>", envelope.queue_id, kind, *queued,
+            envelope.sender);
+}
+
+Result<std::string> QueueManager::queueGenerated(Envelope envelope, std::string text,
+                                          std::string detail) {
+  envelope.queue_id = newQueueId();
+  envelope.client_address = "127.0.0.1";
+  envelope.helo = config_.hostname;
+  auto data = std::make_shared<const std::string>(std::move(text));
+  envelope.size = data->size();
+  if (auto committed = spool_.commit(envelope, *data); !committed) return committed.error();
+  auto event = traceEvent(envelope, "received");
+  event.time = envelope.received_at;
+  event.detail = std::move(detail);
   trace_.record(std::move(event));
-  submit(std::move(bounce), std::move(text));
+  std::string queue_id = envelope.queue_id;
+  submit(std::move(envelope), std::move(data));
+  return queue_id;
 }
 
 }  // namespace bulwark::queue

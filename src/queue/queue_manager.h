@@ -64,6 +64,9 @@ class QueueManager {
 
   // A message just committed; `data` saves re-reading the file.
   void submit(Envelope envelope, std::shared_ptr<const std::string> data);
+  // A message this server wrote itself (a bounce, a DMARC report): committed to the spool, traced
+  // as "received" with `detail`, and submitted. Returns the queue id it was given.
+  Result<std::string> queueGenerated(Envelope envelope, std::string text, std::string detail);
   // A message found on disk (recovery, or released into active/).
   void resume(const std::string& queue_id);
   // Tries every deferred message whose time has come by the clock, and picks up messages that
