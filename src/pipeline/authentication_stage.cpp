@@ -169,6 +169,7 @@ Verdict AuthenticationStage::process(MessageContext& context) {
     evaluation.source_ip = context.client_address;
     evaluation.header_from = dmarc.domain;
     evaluation.envelope_from = context.spf->domain;
+    evaluation.null_sender = context.sender.empty();  // SPF scope "helo" in the report
     evaluation.envelope_to = context.recipients.empty() ? "" : domainOf(context.recipients[0]);
     evaluation.outcome = dmarc;
     evaluation.spf = context.spf->result;
