@@ -260,8 +260,11 @@ class Parser {
     if (items.empty()) return fail("an address has no local part");
     for (std::size_t index = 0; index < items.size(); ++index) {
       const bool want_word = index % 2 == 0;
-      if (want_word == (items[index].kind == ItemKind::dot)) {
+      if (want_word && items[index].kind == ItemKind::dot) {
         return fail("a local part has a misplaced '.'");
+      }
+      if (!want_word && items[index].kind != ItemKind::dot) {
+        return fail("words before '@' without '.' between them (a display name needs <...>)");
       }
       if (items[index].kind == ItemKind::quoted) mailbox.quoted_local_part = true;
       mailbox.local_part += items[index].text;

@@ -105,7 +105,9 @@ TEST(AuthorDomain, ReasonsNameTheProblem) {
 
 TEST(AuthorDomain, AddressLimit) {
   std::string list;
-  for (int index = 0; index < 5; ++index) list += (index ? ", a" : "a") + std::to_string(index) + "@x.example";
+  for (int index = 0; index < 5; ++index) {
+    list += (index ? ", a" : "a") + std::to_string(index) + "@x.example";
+  }
   AddressListLimits limits;
   limits.max_addresses = 5;
   EXPECT_EQ(authorDomain("From: " + list + "\r\n\r\n", limits).status,
