@@ -1,0 +1,453 @@
+// RFC 5322 address lists; see address_list.h. A hand-written scanner: the grammar's obsolete
+// forms (4.4) are where clients disagree, so every one of them is parsed and reported, not
+// skipped.
+#include "auth/address_list.h"
+
+#include "auth/idna.h"
+
+#include <optional>
+
+namespace bulwark::auth {
+namespace {
+
+bool isWhitespace(char character) {
+  return character == ' ' || character == '\t' || character == '\r' || character == '\n';
+}
+
+// atext (RFC 5322 3.2.3) and UTF8-non-ascii (RFC 6532 3.2).
+bool isAtext(char character) {
+  if (static_cast<unsigned char>(character) >= 0x80) return true;
+  if ((character >= 'a' && character <= 'z') || (character >= 'A' && character <= 'Z') ||
+      (character >= '0' && character <= '9')) {
+    return true;
+  }
+  return std::string_view("!#$%&'*+-/=?^_`{|}~").find(character) != std::string_view::npos;
+}
+
+int base64Value(char character) {
+  if (character >= 'A' && character <= 'Z') return character - 'A';
+  if (character >= 'a' && character <= 'z') return character - 'a' + 26;
+  if (character >= '0' && character <= '9') return character - '0' + 52;
+  if (character == '+') return 62;
+  if (character == '/') return 63;
+  return -1;
+}
+
+int hexValue(char character) {
+  if (character >= '0' && character <= '9') return character - '0';
+  if (character >= 'a' && character <= 'f') return character - 'a' + 10;
+  if (character >= 'A' && character <= 'F') return character - 'A' + 10;
+  return -1;
+}
+
+std::optional<std::string> decodeBase64(std::string_view text) {
+  std::string out;
+  unsigned buffer = 0;
+  int bits = 0;
+  for (char character : text) {
+    if (character == '=') break;
+    int value = base64Value(character);
+    if (value < 0) return std::nullopt;
+    buffer = (buffer << 6) | static_cast<unsigned>(value);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buffer >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> decodeQ(std::string_view text) {
+  std::string out;
+  for (std::size_t index = 0; index < text.size(); ++index) {
+    char character = text[index];
+    if (character == '_') {
+      out += ' ';
+    } else if (character == '=') {
+      if (index + 2 >= text.size()) return std::nullopt;
+      int high = hexValue(text[index + 1]);
+      int low = hexValue(text[index + 2]);
+      if (high < 0 || low < 0) return std::nullopt;
+      out += static_cast<char>(high * 16 + low);
+      index += 2;
+    } else {
+      out += character;
+    }
+  }
+  return out;
+}
+
+// Charsets whose encoded bytes do not show ASCII as ASCII: an '@' in them is invisible to a
+// byte search but visible to the reader.
+bool isOpaqueCharset(std::string_view charset) {
+  std::string name = lowerAscii(charset.substr(0, charset.find('*')));  // RFC 2231 language
+  for (std::string_view prefix : {"utf-7", "utf7", "utf-16", "utf16", "utf-32", "utf32", "ucs-2",
+                                  "ucs2", "ucs-4", "ucs4", "unicode", "csunicode"}) {
+    if (name.starts_with(prefix)) return true;
+  }
+  return false;
+}
+
+struct EncodedWord {
+  std::size_t length = 0;  // bytes of "=?...?=" in the input
+  std::string decoded;
+  bool opaque = false;
+};
+
+// The encoded-word starting at `text` (which starts with "=?"), or nullopt if it is not one.
+std::optional<EncodedWord> readEncodedWord(std::string_view text) {
+  std::size_t charset_end = text.find('?', 2);
+  if (charset_end == std::string_view::npos || charset_end == 2) return std::nullopt;
+  if (charset_end + 2 >= text.size() || text[charset_end + 2] != '?') return std::nullopt;
+  char encoding = text[charset_end + 1];
+  std::size_t start = charset_end + 3;
+  std::size_t end = text.find("?=", start);
+  if (end == std::string_view::npos) return std::nullopt;
+  std::string_view encoded = text.substr(start, end - start);
+  if (encoded.find_first_of(" \t") != std::string_view::npos) return std::nullopt;
+  std::optional<std::string> decoded;
+  if (encoding == 'b' || encoding == 'B') decoded = decodeBase64(encoded);
+  if (encoding == 'q' || encoding == 'Q') decoded = decodeQ(encoded);
+  if (!decoded) return std::nullopt;
+  return EncodedWord{end + 2, std::move(*decoded),
+                     isOpaqueCharset(text.substr(2, charset_end - 2))};
+}
+
+class Parser {
+ public:
+  Parser(std::string_view text, const AddressListLimits& limits) : text_(text), limits_(limits) {}
+
+  Result<AddressList> parse() {
+    while (true) {
+      if (!skipCfws()) return failure();
+      if (atEnd()) break;
+      if (peek() == ',') {  // obs-addr-list: empty elements between commas
+        ++position_;
+        continue;
+      }
+      if (!parseAddress()) return failure();
+      if (!skipCfws()) return failure();
+      if (atEnd()) break;
+      if (peek() != ',') {
+        fail(std::string("unexpected '") + peek() + "' after an address");
+        return failure();
+      }
+      ++position_;
+    }
+    return std::move(list_);
+  }
+
+ private:
+  enum class ItemKind { atom, quoted, dot };
+  struct Item {
+    ItemKind kind;
+    std::string text;
+    bool spaced = false;  // whitespace or a comment came before it
+  };
+
+  bool atEnd() const { return position_ >= text_.size(); }
+  char peek() const { return text_[position_]; }
+  Error failure() const { return makeError("syntax", error_); }
+  bool fail(std::string message) {
+    if (error_.empty())
+      error_ = std::move(message) + " (at byte " + std::to_string(position_) + ")";
+    return false;
+  }
+
+  // [CFWS]: whitespace and comments, which nest (RFC 5322 3.2.2); false on a broken comment.
+  bool skipCfws() {
+    while (!atEnd()) {
+      if (isWhitespace(peek())) {
+        ++position_;
+        continue;
+      }
+      if (peek() != '(') return true;
+      std::string comment;
+      unsigned depth = 0;
+      while (true) {
+        if (atEnd()) return fail("a comment is not closed");
+        char character = text_[position_++];
+        if (character == '\\') {
+          if (atEnd()) return fail("a comment ends in a backslash");
+          comment += text_[position_++];
+        } else if (character == '(') {
+          if (++depth > limits_.max_comment_depth) {
+            return fail("comments nested deeper than " + std::to_string(limits_.max_comment_depth));
+          }
+          if (depth > 1) comment += character;
+        } else if (character == ')') {
+          if (--depth == 0) break;
+          comment += character;
+        } else {
+          comment += character;
+        }
+      }
+      list_.comments.push_back(decodeEncodedWords(comment, &list_.opaque_charset));
+    }
+    return true;
+  }
+
+  // quoted-string after the opening quote is at position_; the content, unescaped.
+  std::optional<std::string> readQuoted() {
+    ++position_;
+    std::string content;
+    while (true) {
+      if (atEnd()) {
+        fail("a quoted string is not closed");
+        return std::nullopt;
+      }
+      char character = text_[position_++];
+      if (character == '"') return content;
+      if (character == '\\') {
+        if (atEnd()) {
+          fail("a quoted string ends in a backslash");
+          return std::nullopt;
+        }
+        content += text_[position_++];
+      } else if (character != '\r' && character != '\n') {
+        content += character;
+      }
+    }
+  }
+
+  // Words (atoms, quoted strings) and dots with CFWS between them: the start of a phrase or of a
+  // local part; which one it was is known only from the character after it.
+  std::optional<std::vector<Item>> readItems() {
+    std::vector<Item> items;
+    while (true) {
+      const std::size_t before = position_;
+      if (!skipCfws()) return std::nullopt;
+      if (atEnd()) return items;
+      const bool spaced = position_ != before;
+      char character = peek();
+      if (character == '"') {
+        std::optional<std::string> quoted = readQuoted();
+        if (!quoted) return std::nullopt;
+        items.push_back({ItemKind::quoted, std::move(*quoted), spaced});
+      } else if (character == '.') {
+        ++position_;
+        items.push_back({ItemKind::dot, ".", spaced});
+      } else if (isAtext(character)) {
+        std::size_t start = position_;
+        while (!atEnd() && isAtext(peek())) ++position_;
+        items.push_back(
+            {ItemKind::atom, std::string(text_.substr(start, position_ - start)), spaced});
+      } else {
+        return items;
+      }
+    }
+  }
+
+  // phrase / obs-phrase: word *(word / "." / CFWS); one space where the field had CFWS, so an
+  // encoded-word with a '.' in it ("=?utf-8?q?a=40b.example?=") stays whole.
+  std::optional<std::string> displayName(const std::vector<Item>& items) {
+    if (items.empty()) return std::string();
+    if (items.front().kind == ItemKind::dot) {
+      fail("a display name starts with '.'");
+      return std::nullopt;
+    }
+    std::string name;
+    for (const Item& item : items) {
+      if (item.spaced && !name.empty()) name += ' ';
+      name += item.text;
+    }
+    return decodeEncodedWords(name, &list_.opaque_charset);
+  }
+
+  // local-part: word *("." word) (dot-atom, quoted-string and obs-local-part alike).
+  bool localPart(const std::vector<Item>& items, Mailbox& mailbox) {
+    if (items.empty()) return fail("an address has no local part");
+    for (std::size_t index = 0; index < items.size(); ++index) {
+      const bool want_word = index % 2 == 0;
+      if (want_word && items[index].kind == ItemKind::dot) {
+        return fail("a local part has a misplaced '.'");
+      }
+      if (!want_word && items[index].kind != ItemKind::dot) {
+        return fail("words before '@' without '.' between them (a display name needs <...>)");
+      }
+      if (items[index].kind == ItemKind::quoted) mailbox.quoted_local_part = true;
+      mailbox.local_part += items[index].text;
+    }
+    if (items.back().kind == ItemKind::dot) return fail("a local part ends in '.'");
+    return true;
+  }
+
+  // domain: dot-atom / domain-literal / obs-domain, after the '@'.
+  bool parseDomain(Mailbox& mailbox) {
+    if (!skipCfws()) return false;
+    if (atEnd()) return fail("an address has no domain");
+    if (peek() == '[') {
+      std::size_t start = position_;
+      while (!atEnd() && peek() != ']') {
+        if (peek() == '\\') ++position_;
+        ++position_;
+      }
+      if (atEnd()) return fail("a domain literal is not closed");
+      ++position_;
+      mailbox.domain = std::string(text_.substr(start, position_ - start));
+      mailbox.domain_literal = true;
+      return skipCfws();
+    }
+    std::string domain;
+    while (true) {
+      if (!skipCfws()) return false;
+      std::size_t start = position_;
+      while (!atEnd() && isAtext(peek())) ++position_;
+      if (start == position_) return fail("a domain has an empty label");
+      domain += text_.substr(start, position_ - start);
+      if (!skipCfws()) return false;
+      if (atEnd() || peek() != '.') break;
+      ++position_;
+      domain += '.';
+    }
+    mailbox.domain = std::move(domain);
+    return true;
+  }
+
+  bool addMailbox(Mailbox mailbox) {
+    if (list_.mailboxes.size() >= limits_.max_addresses) {
+      return fail("more than " + std::to_string(limits_.max_addresses) + " addresses");
+    }
+    list_.mailboxes.push_back(std::move(mailbox));
+    return true;
+  }
+
+  // angle-addr / obs-angle-addr, the '<' at position_.
+  bool parseAngleAddress(Mailbox& mailbox) {
+    ++position_;
+    if (!skipCfws()) return false;
+    if (!atEnd() && (peek() == '@' || peek() == ',')) {
+      // obs-route: *(CFWS / ",") "@" domain *("," [CFWS] ["@" domain]) ":"
+      mailbox.route = true;
+      while (true) {
+        if (!skipCfws()) return false;
+        if (atEnd()) return fail("a route is not closed");
+        if (peek() == ',') {
+          ++position_;
+        } else if (peek() == '@') {
+          ++position_;
+          Mailbox hop;
+          if (!parseDomain(hop)) return false;
+        } else {
+          break;
+        }
+      }
+      if (peek() != ':') return fail("a route does not end in ':'");
+      ++position_;
+    }
+    std::optional<std::vector<Item>> items = readItems();
+    if (!items) return false;
+    if (atEnd() || peek() != '@') {
+      return fail(items->empty() ? "an empty address \"<>\"" : "an address without '@'");
+    }
+    if (!localPart(*items, mailbox)) return false;
+    ++position_;
+    if (!parseDomain(mailbox)) return false;
+    if (atEnd() || peek() != '>') return fail("an address is not closed by '>'");
+    ++position_;
+    return true;
+  }
+
+  // mailbox = name-addr / addr-spec; `in_group` forbids a nested group.
+  bool parseMailboxOrGroup(bool in_group) {
+    std::optional<std::vector<Item>> items = readItems();
+    if (!items) return false;
+    if (atEnd()) return fail("a display name without an address");
+    Mailbox mailbox;
+    switch (peek()) {
+      case '<': {
+        std::optional<std::string> name = displayName(*items);
+        if (!name) return false;
+        mailbox.display_name = std::move(*name);
+        if (!parseAngleAddress(mailbox)) return false;
+        return addMailbox(std::move(mailbox));
+      }
+      case '@':
+        if (!localPart(*items, mailbox)) return false;
+        ++position_;
+        if (!parseDomain(mailbox)) return false;
+        return addMailbox(std::move(mailbox));
+      case ':': {
+        if (in_group) return fail("a group inside a group");
+        std::optional<std::string> name = displayName(*items);
+        if (!name) return false;
+        if (name->empty()) return fail("a group without a name");
+        ++position_;
+        ++list_.groups;
+        return parseGroupList();
+      }
+      default: return fail(std::string("unexpected '") + peek() + "'");
+    }
+  }
+
+  bool parseAddress() { return parseMailboxOrGroup(false); }
+
+  // group-list up to and including the ';' (obs-group-list allows empty elements).
+  bool parseGroupList() {
+    while (true) {
+      if (!skipCfws()) return false;
+      if (atEnd()) return fail("a group is not closed by ';'");
+      if (peek() == ';') {
+        ++position_;
+        return true;
+      }
+      if (peek() == ',') {
+        ++position_;
+        continue;
+      }
+      if (!parseMailboxOrGroup(true)) return false;
+      if (!skipCfws()) return false;
+      if (atEnd()) return fail("a group is not closed by ';'");
+      if (peek() == ',') {
+        ++position_;
+      } else if (peek() != ';') {
+        return fail(std::string("unexpected '") + peek() + "' in a group");
+      }
+    }
+  }
+
+  std::string_view text_;
+  const AddressListLimits& limits_;
+  std::size_t position_ = 0;
+  AddressList list_;
+  std::string error_;
+};
+
+}  // namespace
+
+std::string decodeEncodedWords(std::string_view text, bool* opaque_charset) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t position = 0;
+  bool after_encoded_word = false;
+  while (position < text.size()) {
+    if (text.substr(position).starts_with("=?")) {
+      if (std::optional<EncodedWord> word = readEncodedWord(text.substr(position))) {
+        if (word->opaque && opaque_charset != nullptr) *opaque_charset = true;
+        out += word->decoded;
+        position += word->length;
+        after_encoded_word = true;
+        continue;
+      }
+    }
+    // Whitespace between two encoded-words is not shown (RFC 2047 6.2).
+    if (after_encoded_word && (text[position] == ' ' || text[position] == '\t')) {
+      std::size_t next = text.find_first_not_of(" \t", position);
+      if (next != std::string_view::npos && text.substr(next).starts_with("=?") &&
+          readEncodedWord(text.substr(next))) {
+        position = next;
+        continue;
+      }
+    }
+    after_encoded_word = false;
+    out += text[position++];
+  }
+  return out;
+}
+
+Result<AddressList> parseAddressList(std::string_view value, const AddressListLimits& limits) {
+  return Parser(value, limits).parse();
+}
+
+}  // namespace bulwark::auth
