@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   bulwark::app::addUserCommand(app, action);
   bulwark::app::addQueueCommand(app, action);
   bulwark::app::addPkiCommand(app, action);
+  bulwark::app::addDkimCommand(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

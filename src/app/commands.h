@@ -18,5 +18,6 @@ void addTraceCommand(CLI::App& app, Action& action);
 void addUserCommand(CLI::App& app, Action& action);
 void addQueueCommand(CLI::App& app, Action& action);
 void addPkiCommand(CLI::App& app, Action& action);
+void addDkimCommand(CLI::App& app, Action& action);
 
 }  // namespace bulwark::app

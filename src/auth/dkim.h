@@ -59,6 +59,9 @@ class DkimKey {
                                          std::string_view seed);
   static Result<DkimKey> load(std::string domain, std::string selector,
                               const std::filesystem::path& file);
+  // A new key: RSA of `rsa_bits` (1024 to 8192) or Ed25519 (`rsa_bits` unused).
+  static Result<DkimKey> generate(std::string domain, std::string selector,
+                                  DkimAlgorithm algorithm, unsigned rsa_bits = 2048);
   DkimAlgorithm algorithm() const;
   const std::string& domain() const;
   const std::string& selector() const;
@@ -67,6 +70,11 @@ class DkimKey {
   // The signature over `data` (RSASSA-PKCS1-v1_5 with SHA-256 of data; Ed25519 of SHA-256 of
   // data, RFC 8463 3), for DKIM and ARC signing.
   Result<std::string> signData(std::string_view data) const;
+  // The private key as PEM (PKCS#8), for the key file.
+  Result<std::string> privateKeyPem() const;
+  // The zone-file line to publish dnsRecord(): "<selector>._domainkey.<domain>. IN TXT ( ... )"
+  // with the record split into quoted strings of at most 255 bytes (RFC 1035 3.3.14).
+  std::string zoneFileLine() const;
 
  private:
   struct Impl;
@@ -96,6 +104,11 @@ Result<std::string> signDkim(std::string_view message, const DkimKey& key,
 // The signing keys of data_dir/dkim/<domain>/<selector>.key (see docs/dkim.md). Every key of a
 // domain signs (several selectors, RSA and Ed25519 together). The directory is re-read when it
 // changes (checked at most once a second), so keys rotate without a restart. Thread-safe.
+// Writes `key` to directory/<domain>/<selector>.key: the domain directory is created with mode
+// 0700, the file with 0600 and O_EXCL, so an existing key is never overwritten (code "exists").
+Result<std::filesystem::path> writeDkimKeyFile(const std::filesystem::path& directory,
+                                               const DkimKey& key);
+
 class DkimKeyring {
  public:
   explicit DkimKeyring(std::filesystem::path directory);

@@ -1,7 +1,12 @@
 // DkimKeyring: the signing keys under data_dir/dkim/<domain>/<selector>.key (docs/dkim.md), re-read
 // when a file or directory changes (checked at most once a second) so keys rotate without a
 // restart. The files are operator data; a file others can read is refused, as ssh does.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <set>
@@ -95,6 +100,48 @@ struct DkimKeyring::State {
     if (reported.insert(problem).second) log::error("dkim: {}", problem);
   }
 };
+
+Result<std::filesystem::path> writeDkimKeyFile(const std::filesystem::path& directory,
+                                               const DkimKey& key) {
+  const fs::path domain_directory = directory / key.domain();
+  std::error_code error;
+  fs::create_directories(domain_directory, error);
+  if (error) {
+    return makeError("io", "cannot create " + domain_directory.string() + ": " + error.message());
+  }
+  fs::permissions(domain_directory, fs::perms::owner_all, error);
+  if (error) return makeError("io", "cannot restrict " + domain_directory.string());
+  const fs::path file = domain_directory / (key.selector() + ".key");
+  auto pem = key.privateKeyPem();
+  if (!pem) return pem.error();
+  int descriptor = ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (descriptor < 0) {
+    if (errno == EEXIST) {
+      return makeError("exists", file.string() +
+                                     " already exists; a new key needs a new "
+                                     "selector (see docs/dkim.md, rotation)");
+    }
+    return makeError("io", "cannot create " + file.string() + ": " + std::strerror(errno));
+  }
+  std::string_view rest = *pem;
+  bool written = true;
+  while (!rest.empty()) {
+    ssize_t count = ::write(descriptor, rest.data(), rest.size());
+    if (count < 0 && errno == EINTR) continue;
+    if (count <= 0) {
+      written = false;
+      break;
+    }
+    rest.remove_prefix(static_cast<std::size_t>(count));
+  }
+  written = ::fsync(descriptor) == 0 && written;
+  written = ::close(descriptor) == 0 && written;
+  if (!written) {
+    fs::remove(file, error);
+    return makeError("io", "cannot write " + file.string());
+  }
+  return file;
+}
 
 DkimKeyring::DkimKeyring(std::filesystem::path directory) : state_(std::make_unique<State>()) {
   state_->directory = std::move(directory);

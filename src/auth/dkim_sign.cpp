@@ -198,6 +198,56 @@ Result<DkimKey> DkimKey::load(std::string domain, std::string selector,
   return key;
 }
 
+Result<DkimKey> DkimKey::generate(std::string domain, std::string selector, DkimAlgorithm algorithm,
+                                  unsigned rsa_bits) {
+  domain = asciiLower(domain);
+  if (auto names = checkNames(domain, selector); !names) return names.error();
+  EVP_PKEY* generated = nullptr;
+  if (algorithm == DkimAlgorithm::ed25519_sha256) {
+    generated = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  } else if (algorithm == DkimAlgorithm::rsa_sha256) {
+    if (rsa_bits < 1024 || rsa_bits > 8192) {
+      return makeError("syntax", "RSA keys are 1024 to 8192 bits (RFC 8301 3.2)");
+    }
+    generated = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(rsa_bits));
+  } else {
+    return makeError("unsupported", "new keys are RSA-SHA256 or Ed25519-SHA256 (RFC 8301)");
+  }
+  ERR_clear_error();
+  if (generated == nullptr) return makeError("crypto", "key generation failed");
+  auto impl = std::make_shared<Impl>();
+  impl->domain = std::move(domain);
+  impl->selector = std::move(selector);
+  impl->algorithm = algorithm;
+  impl->key.reset(generated);
+  DkimKey result;
+  result.impl_ = std::move(impl);
+  return result;
+}
+
+Result<std::string> DkimKey::privateKeyPem() const {
+  std::unique_ptr<BIO, BioFree> bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr || PEM_write_bio_PrivateKey(bio.get(), impl_->key.get(), nullptr, nullptr, 0,
+                                                 nullptr, nullptr) != 1) {
+    ERR_clear_error();
+    return makeError("crypto", "cannot write the private key");
+  }
+  char* data = nullptr;
+  long length = BIO_get_mem_data(bio.get(), &data);
+  if (length <= 0 || data == nullptr) return makeError("crypto", "cannot write the private key");
+  return std::string(data, static_cast<std::size_t>(length));
+}
+
+std::string DkimKey::zoneFileLine() const {
+  constexpr std::size_t kStringLimit = 255;  // RFC 1035 3.3.14: <character-string>s of 255
+  std::string record = dnsRecord();
+  std::string line = impl_->selector + "._domainkey." + impl_->domain + ". IN TXT (";
+  for (std::size_t offset = 0; offset < record.size(); offset += kStringLimit) {
+    line += " \"" + record.substr(offset, kStringLimit) + "\"";
+  }
+  return line + " )";
+}
+
 DkimAlgorithm DkimKey::algorithm() const {
   return impl_->algorithm;
 }
