@@ -5,6 +5,7 @@
 
 #include "dns/resolver.h"
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -27,6 +28,7 @@ struct SpfRequest {
   std::string helo;            // HELO/EHLO argument
   std::string sender;          // MAIL FROM address, empty for the null reverse-path
   std::string receiver;        // our host name, for the %{r} macro
+  std::int64_t timestamp = 0;  // seconds since the epoch for %{t} in explanations; 0: now
 };
 
 struct SpfOutcome {
