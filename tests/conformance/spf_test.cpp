@@ -11,6 +11,8 @@
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -229,7 +231,9 @@ TEST(SpfConformance, AllSuites) {
     if (runningInCi()) FAIL() << "test data missing in CI: " << folder;
     GTEST_SKIP() << "test data missing: " << folder << " (set BULWARK_TESTDATA)";
   }
-  const fs::path jsonFile = fs::path(BULWARK_SPF_JSON_DIR) / "spf-suites.json";
+  // One file per process: ctest may run this binary and the pyspf agreement test at once.
+  const fs::path jsonFile =
+      fs::path(BULWARK_SPF_JSON_DIR) / ("spf-suites-" + std::to_string(::getpid()) + ".json");
   const std::string command = std::string("/usr/bin/python3 ") + BULWARK_SPF_CONVERTER + " '" +
                               testdataRoot().string() + "' '" + jsonFile.string() + "'";
   ASSERT_EQ(std::system(command.c_str()), 0) << "conversion failed: " << command;
@@ -238,6 +242,7 @@ TEST(SpfConformance, AllSuites) {
   const std::string text((std::istreambuf_iterator<char>(input)), {});
   boost::system::error_code parseError;
   const json::value document = json::parse(text, parseError);
+  fs::remove(jsonFile);
   ASSERT_FALSE(parseError) << parseError.message();
 
   auto exceptions = loadExceptions();
