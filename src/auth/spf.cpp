@@ -4,15 +4,15 @@
 // every DNS answer. Results are values: DNS trouble is temperror, policy trouble permerror.
 #include "auth/spf.h"
 
-#include "auth/spf_record.h"
-#include "common/strings.h"
-#include "net/cidr.h"
-
 #include <arpa/inet.h>
 
 #include <algorithm>
 #include <ctime>
 #include <optional>
+
+#include "auth/spf_record.h"
+#include "common/strings.h"
+#include "net/cidr.h"
 
 namespace bulwark::auth {
 namespace {
@@ -104,9 +104,8 @@ class Evaluation {
     const std::string currentDomain = asciiLower(stripDot(domain));
     auto txt = resolver_.txt(currentDomain);
     if (isTemporary(txt.status)) {
-      return errorVerdict(SpfResult::temperror,
-                          "DNS error looking up the SPF record of " + currentDomain + ": " +
-                              txt.reason);
+      return errorVerdict(SpfResult::temperror, "DNS error looking up the SPF record of " +
+                                                    currentDomain + ": " + txt.reason);
     }
     if (txt.status != dns::Status::ok) {
       return errorVerdict(SpfResult::none, "no SPF record at " + currentDomain);
@@ -192,9 +191,9 @@ class Evaluation {
   std::optional<Verdict> countVoid(dns::Status status) {
     if (status != dns::Status::nxdomain && status != dns::Status::nodata) return std::nullopt;
     if (++voidLookups_ > limits_.void_lookups) {
-      return errorVerdict(SpfResult::permerror,
-                          "more than " + std::to_string(limits_.void_lookups) +
-                              " void DNS lookups (RFC 7208 4.6.4)");
+      return errorVerdict(SpfResult::permerror, "more than " +
+                                                    std::to_string(limits_.void_lookups) +
+                                                    " void DNS lookups (RFC 7208 4.6.4)");
     }
     return std::nullopt;
   }
@@ -229,8 +228,8 @@ class Evaluation {
     if (!spf::isQueryableName(host)) return match;  // nothing to ask about: no match
     auto answer = resolver_.addresses(host, family());
     if (isTemporary(answer.status)) {
-      match.error = errorVerdict(SpfResult::temperror,
-                                 "DNS error looking up " + host + ": " + answer.reason);
+      match.error =
+          errorVerdict(SpfResult::temperror, "DNS error looking up " + host + ": " + answer.reason);
       return match;
     }
     if (auto limited = termLookup ? countVoid(answer.status) : std::nullopt) {
@@ -254,15 +253,12 @@ class Evaluation {
       return match;
     };
     switch (mechanism.kind) {
-      case MechanismKind::all:
-        match.matched = true;
-        return match;
+      case MechanismKind::all: match.matched = true; return match;
       case MechanismKind::ip4:
       case MechanismKind::ip6:
         match.matched = inNetwork(mechanism.network, mechanism.ipv4_prefix, mechanism.ipv6_prefix);
         return match;
-      default:
-        break;
+      default: break;
     }
     if (auto limited = countDnsTerm()) {
       match.error = std::move(limited);
@@ -291,8 +287,7 @@ class Evaluation {
       }
       case MechanismKind::a:
         return matchAddresses(*target, mechanism.ipv4_prefix, mechanism.ipv6_prefix, true);
-      case MechanismKind::mx:
-        return matchMx(*target, mechanism);
+      case MechanismKind::mx: return matchMx(*target, mechanism);
       case MechanismKind::ptr: {
         const std::string suffix = asciiLower(*target);
         for (const std::string& name : validatedNames(suffix)) {
@@ -322,8 +317,7 @@ class Evaluation {
         match.matched = answer.status == dns::Status::ok && !answer.records.empty();
         return match;
       }
-      default:
-        return match;
+      default: return match;
     }
   }
 
@@ -355,8 +349,8 @@ class Evaluation {
                                        " MX names to look up (RFC 7208 4.6.4)");
         return match;
       }
-      match = matchAddresses(exchange.exchange, mechanism.ipv4_prefix, mechanism.ipv6_prefix,
-                             false);
+      match =
+          matchAddresses(exchange.exchange, mechanism.ipv4_prefix, mechanism.ipv6_prefix, false);
       if (match.matched || match.error) return match;
     }
     return match;
@@ -388,11 +382,11 @@ class Evaluation {
       // Not counted as void: these confirm names, they are not the term's own query.
       auto addresses = resolver_.addresses(name, family());
       if (isTemporary(addresses.status)) continue;
-      const bool confirmed = std::any_of(
-          addresses.records.begin(), addresses.records.end(), [this](const std::string& text) {
-            auto parsed = net::parseIpAddress(text);
-            return parsed && *parsed == client_;
-          });
+      const bool confirmed = std::any_of(addresses.records.begin(), addresses.records.end(),
+                                         [this](const std::string& text) {
+                                           auto parsed = net::parseIpAddress(text);
+                                           return parsed && *parsed == client_;
+                                         });
       if (!confirmed) continue;
       validated.push_back(asciiLower(stripDot(name)));
       if (!preferred.empty() && isSameOrSubdomain(validated.back(), preferred)) break;
@@ -501,8 +495,7 @@ SpfOutcome checkHost(dns::Resolver& resolver, const SpfRequest& request, std::st
   const std::string checkedDomain(domain);
   auto client = net::parseIpAddress(request.client_address);
   if (!client) {
-    return outcomeOf(errorVerdict(SpfResult::permerror,
-                                  "the client address is not an IP address"),
+    return outcomeOf(errorVerdict(SpfResult::permerror, "the client address is not an IP address"),
                      identity, checkedDomain, parts.sender);
   }
   // 4.3: a malformed or single-label domain, or an address literal, has no SPF record.
@@ -529,8 +522,7 @@ SpfOutcome checkSender(dns::Resolver& resolver, const SpfRequest& request,
   return outcome;
 }
 
-SpfOutcome checkHelo(dns::Resolver& resolver, const SpfRequest& request,
-                     const SpfLimits& limits) {
+SpfOutcome checkHelo(dns::Resolver& resolver, const SpfRequest& request, const SpfLimits& limits) {
   SpfRequest helo = request;
   helo.sender = "postmaster@" + request.helo;
   SpfOutcome outcome = checkHost(resolver, helo, request.helo, limits);

@@ -4,11 +4,11 @@
 // input (macro transformers only split and rejoin what is there).
 #include "auth/spf_record.h"
 
-#include "common/strings.h"
-
 #include <arpa/inet.h>
 
 #include <algorithm>
+
+#include "common/strings.h"
 
 namespace bulwark::auth::spf {
 namespace {
@@ -22,14 +22,20 @@ constexpr unsigned maxTransformerDigits = 1000;
 bool isAlpha(char character) {
   return (character >= 'a' && character <= 'z') || (character >= 'A' && character <= 'Z');
 }
-bool isDigit(char character) { return character >= '0' && character <= '9'; }
-bool isAlphanumeric(char character) { return isAlpha(character) || isDigit(character); }
+bool isDigit(char character) {
+  return character >= '0' && character <= '9';
+}
+bool isAlphanumeric(char character) {
+  return isAlpha(character) || isDigit(character);
+}
 
-Error syntaxError(std::string message) { return makeError("spf-syntax", std::move(message)); }
+Error syntaxError(std::string message) {
+  return makeError("spf-syntax", std::move(message));
+}
 
 // One macro-expand "%{" letter transformers *delimiter "}" (7.1).
 struct MacroExpand {
-  char letter = 0;  // lower case
+  char letter = 0;          // lower case
   bool url_escape = false;  // written in upper case
   unsigned keep = 0;        // 0: all parts
   bool reverse = false;
@@ -47,8 +53,8 @@ Result<void> walkMacroString(std::string_view text, MacroContext context, OnLite
     const char character = text[index];
     if (character != '%') {
       const auto byte = static_cast<unsigned char>(character);
-      const bool allowed = (byte >= 0x21 && byte <= 0x7e) ||
-                           (byte == ' ' && context == MacroContext::explanation);
+      const bool allowed =
+          (byte >= 0x21 && byte <= 0x7e) || (byte == ' ' && context == MacroContext::explanation);
       if (!allowed) return syntaxError("character not allowed in a macro-string");
       std::size_t end = index + 1;
       while (end < text.size() && text[end] != '%') {
@@ -80,8 +86,10 @@ Result<void> walkMacroString(std::string_view text, MacroContext context, OnLite
     MacroExpand expand;
     expand.letter = asciiLower(body[0]);
     expand.url_escape = body[0] != expand.letter;
-    const bool everywhere = std::string_view("slodipvh").find(expand.letter) != std::string_view::npos;
-    const bool explanationOnly = std::string_view("crt").find(expand.letter) != std::string_view::npos;
+    const bool everywhere =
+        std::string_view("slodipvh").find(expand.letter) != std::string_view::npos;
+    const bool explanationOnly =
+        std::string_view("crt").find(expand.letter) != std::string_view::npos;
     if (!everywhere && !(explanationOnly && context == MacroContext::explanation)) {
       return syntaxError(explanationOnly ? "macros c, r and t are allowed in exp= text only"
                                          : "unknown macro letter");
@@ -94,7 +102,8 @@ Result<void> walkMacroString(std::string_view text, MacroContext context, OnLite
                              expand.keep * 10 + static_cast<unsigned>(body[position] - '0'));
       ++position;
     }
-    if (hasDigits && expand.keep == 0) return syntaxError("macro transformer digits must be nonzero");
+    if (hasDigits && expand.keep == 0)
+      return syntaxError("macro transformer digits must be nonzero");
     if (position < body.size() && (body[position] == 'r' || body[position] == 'R')) {
       expand.reverse = true;
       ++position;
@@ -197,16 +206,30 @@ Result<Mechanism> parseMechanism(std::string_view term) {
   mechanism.term = term;
   std::string_view rest = term;
   switch (rest.empty() ? '\0' : rest.front()) {
-    case '+': mechanism.qualifier = Qualifier::pass; rest.remove_prefix(1); break;
-    case '-': mechanism.qualifier = Qualifier::fail; rest.remove_prefix(1); break;
-    case '~': mechanism.qualifier = Qualifier::softfail; rest.remove_prefix(1); break;
-    case '?': mechanism.qualifier = Qualifier::neutral; rest.remove_prefix(1); break;
+    case '+':
+      mechanism.qualifier = Qualifier::pass;
+      rest.remove_prefix(1);
+      break;
+    case '-':
+      mechanism.qualifier = Qualifier::fail;
+      rest.remove_prefix(1);
+      break;
+    case '~':
+      mechanism.qualifier = Qualifier::softfail;
+      rest.remove_prefix(1);
+      break;
+    case '?':
+      mechanism.qualifier = Qualifier::neutral;
+      rest.remove_prefix(1);
+      break;
     default: break;
   }
   const std::size_t nameEnd = std::min(rest.find(':'), rest.find('/'));
   const std::string name = asciiLower(rest.substr(0, nameEnd));
   rest = nameEnd == std::string_view::npos ? std::string_view() : rest.substr(nameEnd);
-  const auto unknown = [&] { return syntaxError("unknown mechanism \"" + std::string(term) + "\""); };
+  const auto unknown = [&] {
+    return syntaxError("unknown mechanism \"" + std::string(term) + "\"");
+  };
   // ":" domain-spec, required or optional.
   const auto takeDomainSpec = [&](bool required) -> Result<void> {
     if (rest.empty() || rest.front() != ':') {
@@ -236,7 +259,8 @@ Result<Mechanism> parseMechanism(std::string_view term) {
     mechanism.kind = name == "a" ? MechanismKind::a : MechanismKind::mx;
     if (auto cut = cutDualCidr(rest, mechanism); !cut) return cut.error();
     if (rest.empty()) return mechanism;
-    if (rest.front() != ':') return syntaxError("invalid CIDR length in \"" + std::string(term) + "\"");
+    if (rest.front() != ':')
+      return syntaxError("invalid CIDR length in \"" + std::string(term) + "\"");
     mechanism.domain_spec = rest.substr(1);
     if (auto checked = checkDomainSpec(mechanism.domain_spec); !checked) return checked.error();
     return mechanism;
@@ -244,7 +268,8 @@ Result<Mechanism> parseMechanism(std::string_view term) {
   if (name == "ip4" || name == "ip6") {
     const bool ipv4 = name == "ip4";
     mechanism.kind = ipv4 ? MechanismKind::ip4 : MechanismKind::ip6;
-    if (rest.empty() || rest.front() != ':') return syntaxError("\"" + name + "\" needs an address");
+    if (rest.empty() || rest.front() != ':')
+      return syntaxError("\"" + name + "\" needs an address");
     rest.remove_prefix(1);
     const std::size_t slash = rest.find('/');
     if (slash != std::string_view::npos) {
@@ -265,9 +290,8 @@ Result<Mechanism> parseMechanism(std::string_view term) {
 std::optional<std::size_t> modifierNameLength(std::string_view term) {
   if (term.empty() || !isAlpha(term.front())) return std::nullopt;
   std::size_t index = 1;
-  while (index < term.size() &&
-         (isAlphanumeric(term[index]) || term[index] == '-' || term[index] == '_' ||
-          term[index] == '.')) {
+  while (index < term.size() && (isAlphanumeric(term[index]) || term[index] == '-' ||
+                                 term[index] == '_' || term[index] == '.')) {
     ++index;
   }
   if (index < term.size() && term[index] == '=') return index;
@@ -331,15 +355,15 @@ std::vector<std::string_view> selectRecords(const std::vector<std::string>& txtR
 }
 
 Result<void> checkMacroString(std::string_view text, MacroContext context) {
-  return walkMacroString(text, context, [](std::string_view) {}, [](const MacroExpand&) {});
+  return walkMacroString(
+      text, context, [](std::string_view) {}, [](const MacroExpand&) {});
 }
 
 Result<void> checkDomainSpec(std::string_view text) {
   if (text.empty()) return syntaxError("empty domain-spec");
   bool endsInMacro = false;
   auto walked = walkMacroString(
-      text, MacroContext::domain, [](std::string_view) {}, [](const MacroExpand&) {},
-      &endsInMacro);
+      text, MacroContext::domain, [](std::string_view) {}, [](const MacroExpand&) {}, &endsInMacro);
   if (!walked) return walked;
   if (endsInMacro) return {};
   std::string_view tail = text;

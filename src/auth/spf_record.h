@@ -3,8 +3,6 @@
 // (TXT records from DNS, the client's HELO and MAIL FROM). No I/O: %{p} comes from a callback.
 #pragma once
 
-#include "common/result.h"
-
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -12,6 +10,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/result.h"
 
 namespace bulwark::auth::spf {
 
@@ -58,16 +58,16 @@ Result<void> checkDomainSpec(std::string_view text);
 
 // The values macros expand to (7.3). Views must outlive the expansion.
 struct MacroValues {
-  std::string_view sender;        // s
-  std::string_view local_part;    // l
-  std::string_view sender_domain; // o
-  std::string_view domain;        // d, the current domain
-  std::string_view helo;          // h
-  std::string_view receiver;      // r ("unknown" when empty)
-  std::string dotted_address;     // i: dotted decimal, or 32 dot-separated nibbles for IPv6
-  std::string readable_address;   // c: dotted decimal, or RFC 5952 text for IPv6
-  bool ipv6 = false;              // v: "ip6" or "in-addr"
-  std::int64_t timestamp = 0;     // t
+  std::string_view sender;         // s
+  std::string_view local_part;     // l
+  std::string_view sender_domain;  // o
+  std::string_view domain;         // d, the current domain
+  std::string_view helo;           // h
+  std::string_view receiver;       // r ("unknown" when empty)
+  std::string dotted_address;      // i: dotted decimal, or 32 dot-separated nibbles for IPv6
+  std::string readable_address;    // c: dotted decimal, or RFC 5952 text for IPv6
+  bool ipv6 = false;               // v: "ip6" or "in-addr"
+  std::int64_t timestamp = 0;      // t
   std::function<std::string()> validated_domain;  // p, looked up only when used (5.5, 7.3)
 };
 

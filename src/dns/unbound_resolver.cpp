@@ -1,8 +1,8 @@
 // dns::Resolver over libunbound (DESIGN.md "Dependencies", "Traps"): a validating stub or
 // recursive resolver in-process, with offline local records for tests and closed sites.
 // RFC 1035 (messages; 3.5 reverse names for PTR), RFC 2308 (NXDOMAIN versus NODATA), RFC 4035
-// (DNSSEC states), RFC 7505 (null MX). Answers come from the network and are untrusted: RDATA is decoded by rdata.cpp, which
-// checks every length.
+// (DNSSEC states), RFC 7505 (null MX). Answers come from the network and are untrusted: RDATA is
+// decoded by rdata.cpp, which checks every length.
 //
 // Threads and time limits. libunbound's blocking ub_resolve() has no time limit: an upstream that
 // never answers holds the caller for the library's whole retry schedule (measured: 12-17 s against

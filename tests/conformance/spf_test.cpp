@@ -3,16 +3,14 @@
 // spf_suites_to_json.py, each case run against an in-memory resolver with its suite's DNS rules.
 // Cases that do not apply to an RFC 7208 implementation are listed, with the reason, in
 // spf_exceptions.txt. With BULWARK_SPF_RESULTS=<file> every case's result is written as TSV
-// (suite, case, result, explanation) for the pyspf agreement test (tests/interop/spf_pyspf_test.py).
+// (suite, case, result, explanation) for the pyspf agreement test
+// (tests/interop/spf_pyspf_test.py).
 #include "auth/spf.h"
-#include "common/strings.h"
-#include "dns/rdata.h"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -22,6 +20,9 @@
 #include <set>
 #include <string>
 #include <vector>
+
+#include "common/strings.h"
+#include "dns/rdata.h"
 
 namespace bulwark::auth {
 namespace {
