@@ -101,6 +101,19 @@ class Evaluation {
 
   // check_host() for `domain`: the record's verdict, or `none` when it has no SPF record.
   Verdict checkHost(std::string_view domain) {
+    // dns_mechanisms bounds the nesting already; this guards the stack when a caller raises it.
+    if (nesting_ > limits_.nesting) {
+      return errorVerdict(SpfResult::permerror, "include/redirect nested more than " +
+                                                    std::to_string(limits_.nesting) + " deep");
+    }
+    ++nesting_;
+    Verdict verdict = lookUpAndEvaluate(domain);
+    --nesting_;
+    return verdict;
+  }
+
+ private:
+  Verdict lookUpAndEvaluate(std::string_view domain) {
     const std::string currentDomain = asciiLower(stripDot(domain));
     auto txt = resolver_.txt(currentDomain);
     if (isTemporary(txt.status)) {
@@ -124,7 +137,6 @@ class Evaluation {
     return evaluate(*record, currentDomain);
   }
 
- private:
   static std::string_view stripDot(std::string_view name) {
     if (!name.empty() && name.back() == '.') name.remove_suffix(1);
     return name;
@@ -198,8 +210,12 @@ class Evaluation {
     return std::nullopt;
   }
 
+  // A domain-spec expanded into the name to query, lower-cased (DNS is case-insensitive, and
+  // resolvers and caches need not be).
   Result<std::string> expandDomain(std::string_view domainSpec) {
-    return spf::expandMacros(domainSpec, values_, MacroContext::domain);
+    auto expanded = spf::expandMacros(domainSpec, values_, MacroContext::domain);
+    if (expanded) *expanded = asciiLower(*expanded);
+    return expanded;
   }
 
   // The target of a, mx, ptr: the domain-spec expanded, or the current domain.
@@ -290,7 +306,7 @@ class Evaluation {
       case MechanismKind::mx: return matchMx(*target, mechanism);
       case MechanismKind::ptr: {
         const std::string suffix = asciiLower(*target);
-        for (const std::string& name : validatedNames(suffix)) {
+        for (const std::string& name : validatedNames(suffix, true)) {
           if (isSameOrSubdomain(name, suffix)) {
             match.matched = true;
             break;
@@ -363,15 +379,15 @@ class Evaluation {
 
   // The PTR names of the client whose addresses include it (5.5), from the first ptr_names of
   // them; a name equal to or under `preferred` ends the search. A DNS error on the PTR lookup
-  // means no names, on an address lookup skips that name (5.5); a void PTR answer past the
-  // limit is kept in pendingError_.
-  std::vector<std::string> validatedNames(std::string_view preferred) {
+  // means no names, on an address lookup skips that name (5.5). For the ptr mechanism
+  // (`termLookup`) a void PTR answer counts, and past the limit is kept in pendingError_.
+  std::vector<std::string> validatedNames(std::string_view preferred, bool termLookup) {
     std::vector<std::string> validated;
     const std::string address =
         ipv4_ ? values_.dotted_address : std::string(values_.readable_address);
     auto answer = resolver_.ptr(address);
     if (isTemporary(answer.status)) return validated;
-    if (auto limited = countVoid(answer.status)) {
+    if (auto limited = termLookup ? countVoid(answer.status) : std::nullopt) {
       pendingError_ = std::move(limited);
       return validated;
     }
@@ -397,8 +413,7 @@ class Evaluation {
   // %{p}: a validated name, preferring the current domain or one under it (7.3); "unknown".
   std::string validatedDomain() {
     const std::string domain = asciiLower(values_.domain);
-    auto names = validatedNames(domain);
-    pendingError_.reset();  // a void-limit problem in %{p} only makes it "unknown"
+    auto names = validatedNames(domain, false);
     if (names.empty()) return "unknown";
     for (const std::string& name : names) {
       if (name == domain) return name;
@@ -431,6 +446,7 @@ class Evaluation {
   spf::MacroValues values_;
   unsigned dnsTerms_ = 0;
   unsigned voidLookups_ = 0;
+  unsigned nesting_ = 0;
   std::optional<Verdict> pendingError_;
 };
 

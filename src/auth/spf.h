@@ -21,6 +21,7 @@ struct SpfLimits {
   unsigned void_lookups = 2;     // lookups answering NXDOMAIN or no records (4.6.4)
   unsigned mx_names = 10;        // MX names looked up per mx mechanism (4.6.4)
   unsigned ptr_names = 10;       // PTR names used per ptr mechanism or %{p} (4.6.4)
+  unsigned nesting = 20;         // include/redirect depth; guards the stack if dns_mechanisms grows
 };
 
 struct SpfRequest {

@@ -121,6 +121,24 @@ TEST(SpfCheck, DnsMechanismLimitAtAndPast) {
             SpfResult::permerror);
 }
 
+TEST(SpfCheck, NestingLimitAtAndPast) {
+  FakeResolver resolver;
+  resolver.txt_records["n1.example.com"] = {"v=spf1 include:n2.example.com -all"};
+  resolver.txt_records["n2.example.com"] = {"v=spf1 redirect=n3.example.com"};
+  resolver.txt_records["n3.example.com"] = {"v=spf1 +all"};
+  SpfLimits limits;
+  limits.dns_mechanisms = 1000;
+  limits.nesting = 3;  // example.com, n1, n2, n3: three levels below the first record
+  EXPECT_EQ(resultFor(resolver, "v=spf1 include:n1.example.com -all", "192.0.2.1", limits),
+            SpfResult::pass);
+  limits.nesting = 2;
+  EXPECT_EQ(resultFor(resolver, "v=spf1 include:n1.example.com -all", "192.0.2.1", limits),
+            SpfResult::permerror);
+  // A loop ends at dns_mechanisms with the default limits.
+  resolver.txt_records["loop.example.com"] = {"v=spf1 include:loop.example.com -all"};
+  EXPECT_EQ(resultFor(resolver, "v=spf1 include:loop.example.com -all"), SpfResult::permerror);
+}
+
 TEST(SpfCheck, VoidLookupLimitAtAndPast) {
   FakeResolver resolver;
   resolver.txt_records["exists.example.com"] = {"unrelated"};  // NODATA for addresses
@@ -134,6 +152,9 @@ TEST(SpfCheck, VoidLookupLimitAtAndPast) {
   limits.void_lookups = 0;
   EXPECT_EQ(resultFor(resolver, "v=spf1 a:missing1.example.com -all", "192.0.2.1", limits),
             SpfResult::permerror);
+  // Names are asked in lower case, whatever the record or the macros wrote.
+  resolver.address_records["upper.example.com"] = {"192.0.2.1"};
+  EXPECT_EQ(resultFor(resolver, "v=spf1 a:UPPER.Example.COM -all"), SpfResult::pass);
 }
 
 TEST(SpfCheck, MxNameLimitAtAndPast) {
