@@ -5,6 +5,7 @@
 
 #include "dns/resolver.h"
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,7 @@ struct SpfLimits {
   unsigned void_lookups = 2;     // lookups answering NXDOMAIN or no records (4.6.4)
   unsigned mx_names = 10;        // MX names looked up per mx mechanism (4.6.4)
   unsigned ptr_names = 10;       // PTR names used per ptr mechanism or %{p} (4.6.4)
+  unsigned nesting = 20;         // include/redirect depth; guards the stack if dns_mechanisms grows
 };
 
 struct SpfRequest {
@@ -27,6 +29,7 @@ struct SpfRequest {
   std::string helo;            // HELO/EHLO argument
   std::string sender;          // MAIL FROM address, empty for the null reverse-path
   std::string receiver;        // our host name, for the %{r} macro
+  std::int64_t timestamp = 0;  // seconds since the epoch for %{t} in explanations; 0: now
 };
 
 struct SpfOutcome {

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <cstddef>
+#include <string>
 
 namespace bulwark::dns {
 namespace {
@@ -107,6 +108,38 @@ std::optional<std::string> parseTxtRdata(std::span<const std::uint8_t> rdata) {
     offset += length;
   }
   return text;
+}
+
+std::optional<std::string> parsePtrRdata(std::span<const std::uint8_t> rdata) {
+  auto name = readWireName(rdata, 0);
+  // The root name points nowhere: a broken record, not a host name.
+  if (!name || name->empty()) return std::nullopt;
+  return name;
+}
+
+std::optional<std::string> reverseName(std::string_view address) {
+  const std::string text(address);
+  in_addr v4{};
+  if (inet_pton(AF_INET, text.c_str(), &v4) == 1) {
+    const auto* bytes = reinterpret_cast<const std::uint8_t*>(&v4.s_addr);
+    std::string name;
+    for (int index = 3; index >= 0; --index) name += std::to_string(bytes[index]) + ".";
+    return name + "in-addr.arpa";
+  }
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, text.c_str(), &v6) == 1) {
+    static constexpr char hexDigits[] = "0123456789abcdef";
+    std::string name;
+    name.reserve(72);
+    for (int index = 15; index >= 0; --index) {
+      name += hexDigits[v6.s6_addr[index] & 0x0f];
+      name += '.';
+      name += hexDigits[v6.s6_addr[index] >> 4];
+      name += '.';
+    }
+    return name + "ip6.arpa";
+  }
+  return std::nullopt;
 }
 
 std::optional<TlsaRecord> parseTlsaRdata(std::span<const std::uint8_t> rdata) {

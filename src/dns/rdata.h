@@ -1,6 +1,7 @@
 // Decoding of the record data (RDATA) the resolver hands back, and the one normal form of domain
 // names used across the DNS seam. RFC 1035 3.1 (names on the wire), 3.3.9 (MX), 3.3.14 (TXT),
-// 3.4.1 (A); RFC 3596 2.2 (AAAA); RFC 7505 (null MX); RFC 6698 2.1 (TLSA).
+// 3.3.12 (PTR), 3.4.1 (A), 3.5 (in-addr.arpa); RFC 3596 2.2 (AAAA),
+// 2.5 (ip6.arpa); RFC 7505 (null MX); RFC 6698 2.1 (TLSA).
 // Every byte here comes from the network and is untrusted: each length is checked against the
 // RDATA size, compression pointers are refused (the resolver returns RDATA uncompressed, so one
 // can only be an attack or a bug), and names whose labels contain bytes that would change their
@@ -33,6 +34,13 @@ std::optional<std::string> parseAddressRdata(std::span<const std::uint8_t> rdata
 // TXT RDATA: one or more length-prefixed character-strings, concatenated (RFC 7208 3.3 and
 // RFC 6376 3.6.2.2 read a record that way). Zero strings give "".
 std::optional<std::string> parseTxtRdata(std::span<const std::uint8_t> rdata);
+
+// PTR RDATA (RFC 1035 3.3.12): one uncompressed wire-format name filling the RDATA.
+std::optional<std::string> parsePtrRdata(std::span<const std::uint8_t> rdata);
+
+// The reverse-lookup name of a textual address: "4.3.2.1.in-addr.arpa", or the 32 nibbles of an
+// IPv6 address under ip6.arpa (RFC 3596 2.5); nullopt when `address` is not an address.
+std::optional<std::string> reverseName(std::string_view address);
 
 // TLSA RDATA: usage, selector, matching type (one byte each), then at least one byte of
 // certificate association data; nullopt for anything shorter. The values are not judged here: a

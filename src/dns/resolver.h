@@ -39,6 +39,9 @@ struct TlsaRecord {
   bool operator==(const TlsaRecord&) const = default;
 };
 
+// Which address records to ask for: A (RFC 1035 3.4.1) or AAAA (RFC 3596).
+enum class AddressFamily { ipv4, ipv6 };
+
 template <class Record>
 struct Answer {
   Status status = Status::temporary;
@@ -54,6 +57,12 @@ class Resolver {
   virtual Answer<MxRecord> mx(std::string_view domain) = 0;
   // A and AAAA together, as textual addresses; IPv4 first.
   virtual Answer<std::string> addresses(std::string_view host) = 0;
+  // A only or AAAA only: SPF's a and mx mechanisms and its void-lookup count look at the client's
+  // family alone (RFC 7208 5.3, 4.6.4), so the other family must not be asked.
+  virtual Answer<std::string> addresses(std::string_view host, AddressFamily family) = 0;
+  // PTR names of a textual IPv4 or IPv6 address, whose reverse name (in-addr.arpa, ip6.arpa) the
+  // resolver builds; lower-case, no trailing dot. An address that does not parse is nxdomain.
+  virtual Answer<std::string> ptr(std::string_view address) = 0;
   virtual Answer<std::string> txt(std::string_view name) = 0;
   // TLSA at `name` as given ("_25._tcp.mx.example.com"); `secure` is what DANE rests on.
   virtual Answer<TlsaRecord> tlsa(std::string_view name) = 0;

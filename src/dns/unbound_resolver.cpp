@@ -1,8 +1,8 @@
 // dns::Resolver over libunbound (DESIGN.md "Dependencies", "Traps"): a validating stub or
 // recursive resolver in-process, with offline local records for tests and closed sites.
-// RFC 1035 (messages), RFC 2308 (NXDOMAIN versus NODATA), RFC 4035 (DNSSEC states), RFC 7505
-// (null MX). Answers come from the network and are untrusted: RDATA is decoded by rdata.cpp, which
-// checks every length.
+// RFC 1035 (messages; 3.5 reverse names for PTR), RFC 2308 (NXDOMAIN versus NODATA), RFC 4035
+// (DNSSEC states), RFC 7505 (null MX). Answers come from the network and are untrusted: RDATA is
+// decoded by rdata.cpp, which checks every length.
 //
 // Threads and time limits. libunbound's blocking ub_resolve() has no time limit: an upstream that
 // never answers holds the caller for the library's whole retry schedule (measured: 12-17 s against
@@ -71,6 +71,7 @@ namespace bulwark::dns {
 namespace {
 
 constexpr int typeA = 1;
+constexpr int typePtr = 12;
 constexpr int typeMx = 15;
 constexpr int typeTxt = 16;
 constexpr int typeAaaa = 28;
@@ -224,6 +225,23 @@ class UnboundResolver final : public Resolver {
     auto v4 = decodeRecords<std::string>(raw[0], "A", parseAddressRdata);
     auto v6 = decodeRecords<std::string>(raw[1], "AAAA", parseAddressRdata);
     return combineAddresses(std::move(v4), std::move(v6));
+  }
+
+  Answer<std::string> addresses(std::string_view host, AddressFamily family) override {
+    auto name = normaliseName(host);
+    if (!name) return invalidName<std::string>(host);
+    const bool ipv4 = family == AddressFamily::ipv4;
+    RawAnswer raw;
+    lookup(*name, {ipv4 ? typeA : typeAaaa}, &raw);
+    return decodeRecords<std::string>(raw, ipv4 ? "A" : "AAAA", parseAddressRdata);
+  }
+
+  Answer<std::string> ptr(std::string_view address) override {
+    auto name = reverseName(address);
+    if (!name) return invalidName<std::string>(address);
+    RawAnswer raw;
+    lookup(*name, {typePtr}, &raw);
+    return decodeRecords<std::string>(raw, "PTR", parsePtrRdata);
   }
 
   Answer<std::string> txt(std::string_view name) override {

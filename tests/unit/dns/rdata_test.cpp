@@ -88,6 +88,27 @@ TEST(ParseTxtRdata, ConcatenatesCharacterStrings) {
   EXPECT_FALSE(parseTxtRdata(Bytes{1, 'a', 2, 'b'}));
 }
 
+TEST(ParsePtrRdata, ReadsOneLowerCasedName) {
+  const std::vector<std::uint8_t> rdata = {4, 'M', 'a', 'i', 'L', 4, 't', 'e', 's', 't', 0};
+  EXPECT_EQ(parsePtrRdata(rdata), std::optional<std::string>("mail.test"));
+  const std::vector<std::uint8_t> root = {0};
+  EXPECT_EQ(parsePtrRdata(root), std::nullopt);
+  const std::vector<std::uint8_t> trailing = {1, 'a', 0, 7};
+  EXPECT_EQ(parsePtrRdata(trailing), std::nullopt);
+  const std::vector<std::uint8_t> compressed = {0xc0, 0x0c};
+  EXPECT_EQ(parsePtrRdata(compressed), std::nullopt);
+}
+
+TEST(ReverseName, BuildsInAddrAndIp6Names) {
+  EXPECT_EQ(reverseName("192.0.2.10"), std::optional<std::string>("10.2.0.192.in-addr.arpa"));
+  EXPECT_EQ(reverseName("2001:db8::cafe"),
+            std::optional<std::string>(
+                "e.f.a.c.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa"));
+  EXPECT_EQ(reverseName("192.0.2.300"), std::nullopt);
+  EXPECT_EQ(reverseName("example.test"), std::nullopt);
+  EXPECT_EQ(reverseName(""), std::nullopt);
+}
+
 TEST(ParseTlsaRdata, ReadsParametersAndAssociationData) {
   Bytes rdata = {3, 1, 1};
   for (std::uint8_t index = 0; index < 32; ++index) rdata.push_back(index);

@@ -108,6 +108,52 @@ TEST(UnboundResolver, AddressesFromOneFamilyOnly) {
   EXPECT_EQ(v4.records, std::vector<std::string>{"192.0.2.4"});
 }
 
+TEST(UnboundResolver, AddressesOfOneFamilyAskOnlyThatType) {
+  auto resolver = openLocal();
+  ASSERT_TRUE(resolver);
+  auto v4 = resolver->addresses("mx1.example.test", AddressFamily::ipv4);
+  ASSERT_EQ(v4.status, Status::ok) << v4.reason;
+  auto records = v4.records;
+  std::sort(records.begin(), records.end());
+  EXPECT_EQ(records, (std::vector<std::string>{"127.0.0.1", "127.0.0.2"}));
+  auto v6 = resolver->addresses("MX1.example.test.", AddressFamily::ipv6);
+  ASSERT_EQ(v6.status, Status::ok) << v6.reason;
+  EXPECT_EQ(v6.records, std::vector<std::string>{"::1"});
+  // The name exists with the other family only: NODATA, which SPF counts as a void lookup.
+  EXPECT_EQ(resolver->addresses("v4only.example.test", AddressFamily::ipv6).status,
+            Status::nodata);
+  EXPECT_EQ(resolver->addresses("mx2.example.test", AddressFamily::ipv4).status, Status::nodata);
+  EXPECT_EQ(resolver->addresses("missing.example.test", AddressFamily::ipv4).status,
+            Status::nxdomain);
+  EXPECT_EQ(resolver->addresses("bad name.test", AddressFamily::ipv6).status, Status::nxdomain);
+  EXPECT_EQ(resolver->addresses("mail.example.com", AddressFamily::ipv4).status,
+            Status::temporary);
+}
+
+TEST(UnboundResolver, PtrBuildsTheReverseNameOfEitherFamily) {
+  auto options = localOptions();
+  // A record at 2.0.192.in-addr.arpa makes the whole TEST-NET-1 reverse zone local data.
+  options.local_records.push_back("2.0.192.in-addr.arpa. TXT \"TEST-NET-1\"");
+  options.local_records.push_back("4.2.0.192.in-addr.arpa. PTR V4only.Example.Test.");
+  options.local_records.push_back("4.2.0.192.in-addr.arpa. PTR alias.example.test.");
+  options.local_records.push_back(
+      "2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa. PTR "
+      "mx2.example.test.");
+  auto resolver = openUnboundResolver(options);
+  ASSERT_TRUE(resolver.has_value()) << resolver.error().message;
+  auto v4 = (*resolver)->ptr("192.0.2.4");
+  ASSERT_EQ(v4.status, Status::ok) << v4.reason;
+  auto names = v4.records;
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"alias.example.test", "v4only.example.test"}));
+  auto v6 = (*resolver)->ptr("2001:DB8::2");
+  ASSERT_EQ(v6.status, Status::ok) << v6.reason;
+  EXPECT_EQ(v6.records, std::vector<std::string>{"mx2.example.test"});
+  EXPECT_EQ((*resolver)->ptr("192.0.2.5").status, Status::nxdomain);
+  EXPECT_EQ((*resolver)->ptr("not an address").status, Status::nxdomain);
+  EXPECT_EQ((*resolver)->ptr("8.8.4.4").status, Status::temporary);  // the closed upstream
+}
+
 TEST(UnboundResolver, NxdomainForAMissingNameUnderLocalData) {
   auto resolver = openLocal();
   ASSERT_TRUE(resolver);
