@@ -54,6 +54,9 @@ class DkimKey {
  public:
   // PEM PKCS#8 or traditional RSA / Ed25519 private key. RSA under 1024 bits is refused.
   static Result<DkimKey> fromPem(std::string domain, std::string selector, std::string_view pem);
+  // An Ed25519 key from its 32-byte private seed (RFC 8032 5.1.5; RFC 8463 A.1 prints one).
+  static Result<DkimKey> fromEd25519Seed(std::string domain, std::string selector,
+                                         std::string_view seed);
   static Result<DkimKey> load(std::string domain, std::string selector,
                               const std::filesystem::path& file);
   DkimAlgorithm algorithm() const;

@@ -1,0 +1,63 @@
+// DKIM canonicalisation (RFC 6376 3.4) and the header selection of signing and verifying
+// (RFC 6376 5.4.2, 3.7), shared by DKIM and ARC (RFC 8617 5.1.1). Works on views into the raw,
+// untrusted message; bodies are streamed in chunks, never copied whole.
+#pragma once
+
+#include <openssl/types.h>
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "auth/dkim.h"
+#include "mime/header_fields.h"
+
+namespace bulwark::auth {
+
+// Appends the canonical form of one header field, with its CRLF (RFC 6376 3.4.1, 3.4.2).
+// `field.raw` is used as is for simple; relaxed lower-cases the name, unfolds, and reduces
+// whitespace.
+void appendCanonicalHeader(Canonicalization canonicalization, const mime::HeaderField& field,
+                           std::string& out);
+
+// The raw field with the value of its b= tag removed, everything else kept byte for byte
+// (RFC 6376 3.5 "b=", 3.7): the folding whitespace and base64 characters after "b=" go, any
+// whitespace after the last base64 character stays. The field's final line break is dropped.
+std::string withoutSignatureValue(std::string_view raw_field);
+
+// Appends what the signature's own field contributes to the header hash: `raw_field` with b=
+// emptied, canonicalised, without the trailing CRLF (RFC 6376 3.7).
+void appendCanonicalSignatureField(Canonicalization canonicalization, std::string_view raw_field,
+                                   std::string& out);
+
+// The fields an h= list names, in hash order: for each name, the bottom-most instance not yet
+// used; a name with no instance left selects nothing (signed as null, RFC 6376 5.4.2).
+// `fields` is the message's header, top to bottom.
+std::vector<const mime::HeaderField*> selectSignedFields(
+    const std::vector<mime::HeaderField>& fields, const std::vector<std::string_view>& names);
+
+// Streams the canonical body (RFC 6376 3.4.3, 3.4.4) to `sink` in chunks. A bare LF is taken
+// as a line end (written CRLF): messages that reach us with LF endings still verify.
+void canonicalizeBody(Canonicalization canonicalization, std::string_view body,
+                      const std::function<void(std::string_view)>& sink);
+
+// The whole canonical body in one string (tests, small bodies).
+std::string canonicalBody(Canonicalization canonicalization, std::string_view body);
+
+struct BodyHash {
+  std::string digest;                // raw bytes of the hash over the first `limit` bytes
+  std::size_t canonical_length = 0;  // length of the whole canonical body
+};
+
+// SHA-256, or SHA-1 when `sha1`, fetched once per process (an implicit fetch on every use costs
+// measurable time in OpenSSL 3). Never null once OpenSSL is initialised; callers still check.
+const EVP_MD* dkimDigest(bool sha1);
+
+// The hash (SHA-256, or SHA-1 when `sha1`) of the canonical body, or of its first `limit`
+// bytes (l=). An error only if OpenSSL fails.
+Result<BodyHash> hashBody(Canonicalization canonicalization, std::string_view body, bool sha1,
+                          std::optional<std::size_t> limit);
+
+}  // namespace bulwark::auth

@@ -1,0 +1,354 @@
+// DKIM signing (RFC 6376 5, RFC 8463 3) and the signing keys (DkimKey): RSA-SHA256 and
+// Ed25519-SHA256, over-signing (RFC 6376 8.15), never l=. The message is our own outbound mail
+// but may carry anything a sender wrote; key files are trusted operator data.
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <fstream>
+#include <iterator>
+
+#include "auth/dkim.h"
+#include "auth/dkim_canonical.h"
+#include "auth/dkim_syntax.h"
+#include "common/strings.h"
+#include "mime/header_fields.h"
+#include "net/base64.h"
+
+namespace bulwark::auth {
+namespace {
+
+struct KeyFree {
+  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
+};
+struct DigestContextFree {
+  void operator()(EVP_MD_CTX* context) const { EVP_MD_CTX_free(context); }
+};
+struct BioFree {
+  void operator()(BIO* bio) const { BIO_free(bio); }
+};
+
+constexpr std::size_t kMaximumLine = 78;  // RFC 5322 2.1.1 "SHOULD be no more than 78"
+
+Result<void> checkNames(const std::string& domain, const std::string& selector) {
+  if (!isDkimDomainName(domain, false)) {
+    return makeError("syntax", "\"" + domain +
+                                   "\" is not a domain name (letters, digits, '-', "
+                                   "dot-separated)");
+  }
+  if (!isDkimDomainName(selector, false)) {
+    return makeError("syntax", "\"" + selector +
+                                   "\" is not a selector (letters, digits, '-', "
+                                   "dot-separated)");
+  }
+  return {};
+}
+
+std::string_view canonicalizationName(Canonicalization canonicalization) {
+  return canonicalization == Canonicalization::relaxed ? "relaxed" : "simple";
+}
+
+// Writes tags into a DKIM-Signature field folded at whitespace the tag syntax allows, so no
+// line passes 78 columns (continuation lines start with one space).
+class FoldedField {
+ public:
+  FoldedField() : text_("DKIM-Signature:"), column_(text_.size()) {}
+
+  // A tag that is never split (short values: v=, a=, d=, ...).
+  void whole(std::string_view name, std::string_view value) {
+    std::size_t width = name.size() + 1 + value.size() + 1;  // with its ';'
+    if (column_ + 1 + width > kMaximumLine)
+      newLine();
+    else
+      space();
+    append(name);
+    append("=");
+    append(value);
+    append(";");
+  }
+
+  // A tag whose value may be folded between `pieces` (h= at its colons), or anywhere when
+  // `anywhere` (base64, RFC 6376 3.5 "b=": FWS may occur between any two characters).
+  void folded(std::string_view name, const std::vector<std::string_view>& pieces, bool last,
+              bool anywhere) {
+    std::size_t width = name.size() + 2;  // name, '=' and ';'
+    for (std::string_view piece : pieces) width += piece.size();
+    // A value that fits on a line of its own is not split; others start where they are.
+    bool fresh_line_fits = 1 + width <= kMaximumLine;
+    if (column_ + 1 + width > kMaximumLine &&
+        (fresh_line_fits || column_ + 3 + name.size() > kMaximumLine)) {
+      newLine();
+    } else {
+      space();
+    }
+    append(name);
+    append("=");
+    for (std::string_view piece : pieces) {
+      if (!anywhere) {
+        // A field name is never split; a name too long for any line just runs over.
+        if (column_ + piece.size() + 1 > kMaximumLine && column_ > 1) newLine();
+        append(piece);
+        continue;
+      }
+      while (!piece.empty()) {
+        // Keeps a column for the ';'.
+        std::size_t room = column_ + 1 >= kMaximumLine ? 0 : kMaximumLine - 1 - column_;
+        if (room == 0) {
+          newLine();
+          continue;
+        }
+        std::size_t take = std::min(room, piece.size());
+        append(piece.substr(0, take));
+        piece.remove_prefix(take);
+      }
+    }
+    if (!last) append(";");
+  }
+
+  void base64(std::string_view name, std::string_view value, bool last) {
+    folded(name, {value}, last, true);
+  }
+
+  const std::string& text() const { return text_; }
+
+ private:
+  void newLine() {
+    text_ += "\r\n ";
+    column_ = 1;
+  }
+  void space() { append(" "); }
+  void append(std::string_view text) {
+    text_.append(text);
+    column_ += text.size();
+  }
+  std::string text_;
+  std::size_t column_;
+};
+
+}  // namespace
+
+struct DkimKey::Impl {
+  std::string domain;
+  std::string selector;
+  DkimAlgorithm algorithm = DkimAlgorithm::rsa_sha256;
+  std::unique_ptr<EVP_PKEY, KeyFree> key;
+};
+
+Result<DkimKey> DkimKey::fromPem(std::string domain, std::string selector, std::string_view pem) {
+  domain = asciiLower(domain);
+  if (auto names = checkNames(domain, selector); !names) return names.error();
+  std::unique_ptr<BIO, BioFree> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (bio == nullptr) return makeError("crypto", "cannot read the key");
+  // No password callback prompting on a terminal: an encrypted key is an error.
+  auto no_password = [](char*, int, int, void*) -> int { return 0; };
+  std::unique_ptr<EVP_PKEY, KeyFree> key(
+      PEM_read_bio_PrivateKey(bio.get(), nullptr, no_password, nullptr));
+  ERR_clear_error();
+  if (key == nullptr) {
+    return makeError("syntax", "not a PEM private key (PKCS#8 or RSA), or it is encrypted");
+  }
+  auto impl = std::make_shared<Impl>();
+  switch (EVP_PKEY_get_base_id(key.get())) {
+    case EVP_PKEY_RSA:
+      if (EVP_PKEY_get_bits(key.get()) < 1024) {
+        return makeError("weak", "RSA key of " + std::to_string(EVP_PKEY_get_bits(key.get())) +
+                                     " bits; DKIM needs at least 1024 (RFC 8301 3.2)");
+      }
+      impl->algorithm = DkimAlgorithm::rsa_sha256;
+      break;
+    case EVP_PKEY_ED25519: impl->algorithm = DkimAlgorithm::ed25519_sha256; break;
+    default: return makeError("unsupported", "DKIM keys are RSA or Ed25519");
+  }
+  impl->domain = std::move(domain);
+  impl->selector = std::move(selector);
+  impl->key = std::move(key);
+  DkimKey result;
+  result.impl_ = std::move(impl);
+  return result;
+}
+
+Result<DkimKey> DkimKey::fromEd25519Seed(std::string domain, std::string selector,
+                                         std::string_view seed) {
+  domain = asciiLower(domain);
+  if (auto names = checkNames(domain, selector); !names) return names.error();
+  if (seed.size() != 32) return makeError("syntax", "an Ed25519 seed is 32 bytes");
+  std::unique_ptr<EVP_PKEY, KeyFree> key(EVP_PKEY_new_raw_private_key(
+      EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(seed.data()), seed.size()));
+  ERR_clear_error();
+  if (key == nullptr) return makeError("crypto", "cannot make an Ed25519 key from the seed");
+  auto impl = std::make_shared<Impl>();
+  impl->domain = std::move(domain);
+  impl->selector = std::move(selector);
+  impl->algorithm = DkimAlgorithm::ed25519_sha256;
+  impl->key = std::move(key);
+  DkimKey result;
+  result.impl_ = std::move(impl);
+  return result;
+}
+
+Result<DkimKey> DkimKey::load(std::string domain, std::string selector,
+                              const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return makeError("io", "cannot read " + file.string());
+  std::string pem((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return makeError("io", "cannot read " + file.string());
+  auto key = fromPem(std::move(domain), std::move(selector), pem);
+  if (!key) return makeError(key.error().code, file.string() + ": " + key.error().message);
+  return key;
+}
+
+DkimAlgorithm DkimKey::algorithm() const {
+  return impl_->algorithm;
+}
+const std::string& DkimKey::domain() const {
+  return impl_->domain;
+}
+const std::string& DkimKey::selector() const {
+  return impl_->selector;
+}
+
+std::string DkimKey::dnsRecord() const {
+  std::string public_key;
+  if (impl_->algorithm == DkimAlgorithm::ed25519_sha256) {
+    unsigned char raw[32];
+    std::size_t length = sizeof raw;
+    if (EVP_PKEY_get_raw_public_key(impl_->key.get(), raw, &length) == 1) {
+      public_key.assign(reinterpret_cast<const char*>(raw), length);
+    }
+    ERR_clear_error();
+    return "v=DKIM1; k=ed25519; p=" + net::base64Encode(public_key);
+  }
+  unsigned char* der = nullptr;
+  int length = i2d_PUBKEY(impl_->key.get(), &der);
+  if (length > 0) public_key.assign(reinterpret_cast<const char*>(der), length);
+  OPENSSL_free(der);
+  ERR_clear_error();
+  return "v=DKIM1; k=rsa; p=" + net::base64Encode(public_key);
+}
+
+Result<std::string> DkimKey::signData(std::string_view data) const {
+  std::unique_ptr<EVP_MD_CTX, DigestContextFree> context(EVP_MD_CTX_new());
+  if (context == nullptr) return makeError("crypto", "out of memory");
+  unsigned char hash[EVP_MAX_MD_SIZE];
+  unsigned int hash_length = 0;
+  const EVP_MD* digest = dkimDigest(false);
+  std::string_view input = data;
+  bool started = false;
+  if (impl_->algorithm == DkimAlgorithm::ed25519_sha256) {
+    // RFC 8463 3: Ed25519 signs the SHA-256 of the data.
+    started = digest != nullptr &&
+              EVP_Digest(data.data(), data.size(), hash, &hash_length, digest, nullptr) == 1 &&
+              EVP_DigestSignInit(context.get(), nullptr, nullptr, nullptr, impl_->key.get()) == 1;
+    input = std::string_view(reinterpret_cast<const char*>(hash), hash_length);
+  } else {
+    started = digest != nullptr &&
+              EVP_DigestSignInit(context.get(), nullptr, digest, nullptr, impl_->key.get()) == 1;
+  }
+  std::size_t length = 0;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(input.data());
+  if (!started || EVP_DigestSign(context.get(), nullptr, &length, bytes, input.size()) != 1) {
+    ERR_clear_error();
+    return makeError("crypto", "cannot start the DKIM signature");
+  }
+  std::string signature(length, '\0');
+  if (EVP_DigestSign(context.get(), reinterpret_cast<unsigned char*>(signature.data()), &length,
+                     bytes, input.size()) != 1) {
+    ERR_clear_error();
+    return makeError("crypto", "cannot sign");
+  }
+  signature.resize(length);
+  return signature;
+}
+
+Result<std::string> signDkim(std::string_view message, const DkimKey& key,
+                             const DkimSignOptions& options) {
+  const std::vector<mime::HeaderField> fields = mime::headerFields(message);
+  auto occurrences = [&fields](std::string_view name) {
+    std::size_t count = 0;
+    for (const auto& field : fields) count += equalsIgnoreCase(field.name, name) ? 1 : 0;
+    return count;
+  };
+  if (occurrences("from") == 0) return makeError("syntax", "the message has no From field");
+
+  // h=: every listed field as often as it occurs, the over-signed ones once more (RFC 6376
+  // 8.15); From always.
+  std::vector<std::string> names;
+  std::vector<std::string> listed;
+  auto listOnce = [&listed](std::string_view name) {
+    for (const auto& seen : listed) {
+      if (equalsIgnoreCase(seen, name)) return;
+    }
+    listed.push_back(asciiLower(name));
+  };
+  listOnce("from");
+  for (const auto& name : options.headers) listOnce(name);
+  for (const auto& name : options.oversigned) listOnce(name);
+  for (const auto& name : listed) {
+    bool oversigned = false;
+    for (const auto& over : options.oversigned)
+      oversigned = oversigned || equalsIgnoreCase(over, name);
+    std::size_t count = occurrences(name) + (oversigned ? 1 : 0);
+    for (std::size_t index = 0; index < count; ++index) names.push_back(name);
+  }
+
+  auto body_hash = hashBody(options.body_canonicalization,
+                            message.substr(mime::bodyOffset(message)), false, std::nullopt);
+  if (!body_hash) return body_hash.error();
+
+  const bool ed25519 = key.algorithm() == DkimAlgorithm::ed25519_sha256;
+  const auto timestamp =
+      std::chrono::duration_cast<std::chrono::seconds>(options.now.time_since_epoch()).count();
+  FoldedField field;
+  field.whole("v", "1");
+  field.whole("a", ed25519 ? "ed25519-sha256" : "rsa-sha256");
+  field.whole("c", std::string(canonicalizationName(options.header_canonicalization)) + "/" +
+                       std::string(canonicalizationName(options.body_canonicalization)));
+  field.whole("d", key.domain());
+  field.whole("s", key.selector());
+  field.whole("t", std::to_string(timestamp));
+  if (options.expiry.count() > 0) {
+    field.whole("x", std::to_string(timestamp + options.expiry.count()));
+  }
+  std::vector<std::string_view> pieces;
+  std::vector<std::string> colon_names;
+  colon_names.reserve(names.size());
+  for (std::size_t index = 0; index < names.size(); ++index) {
+    colon_names.push_back(index == 0 ? names[index] : ":" + names[index]);
+  }
+  for (const auto& piece : colon_names) pieces.push_back(piece);
+  field.folded("h", pieces, false, false);
+  field.base64("bh", net::base64Encode(body_hash->digest), false);
+  field.base64("b", "", true);  // the value is what is being computed: empty while hashing
+
+  std::vector<std::string_view> signed_names(names.begin(), names.end());
+  std::string data;
+  for (const mime::HeaderField* signed_field : selectSignedFields(fields, signed_names)) {
+    appendCanonicalHeader(options.header_canonicalization, *signed_field, data);
+  }
+  appendCanonicalSignatureField(options.header_canonicalization, field.text(), data);
+  auto signature = key.signData(data);
+  if (!signature) return signature.error();
+
+  // The signed text ends in "b="; the value continues it, folded like bh=.
+  std::string result = field.text();
+  std::size_t column = result.size() - (result.rfind('\n') + 1);
+  std::string encoded = net::base64Encode(*signature);
+  std::string_view rest = encoded;
+  while (!rest.empty()) {
+    std::size_t room = kMaximumLine > column ? kMaximumLine - column : 0;
+    if (room == 0) {
+      result += "\r\n ";
+      column = 1;
+      continue;
+    }
+    std::size_t take = std::min(room, rest.size());
+    result.append(rest.substr(0, take));
+    column += take;
+    rest.remove_prefix(take);
+  }
+  result += "\r\n";
+  return result;
+}
+
+}  // namespace bulwark::auth
