@@ -225,8 +225,9 @@ class DkimInteropTest(unittest.TestCase):
         subprocess.run(["rm", "-rf", cls.folder], check=False)
 
     @staticmethod
-    def run_tool(command, stdin):
-        run = subprocess.run(command, input=stdin, capture_output=True, timeout=120)
+    def run_tool(command, stdin, environment=None):
+        run = subprocess.run(command, input=stdin, capture_output=True, timeout=120,
+                             env=environment)
         if run.returncode != 0:
             raise AssertionError(f"{' '.join(command)} exited {run.returncode}: "
                                  f"{run.stderr.decode(errors='replace')}")
@@ -258,7 +259,10 @@ class DkimInteropTest(unittest.TestCase):
     def opendkim_sign(self, message, algorithm, canonicalization):
         return self.run_tool([OPENDKIM_TOOL, "sign", "--key", self.keys[algorithm], "--domain",
                               DOMAIN, "--selector", selector_of(algorithm), "--algorithm",
-                              algorithm, "--canonicalization", canonicalization], message)
+                              algorithm, "--canonicalization", canonicalization], message,
+                             # libopendkim 2.11 leaks the Ed25519 key it loads per signature
+                             # (dkim_privkey_load); the sanitizer build must not count a peer's leak.
+                             dict(os.environ, ASAN_OPTIONS="detect_leaks=0"))
 
     # -- the verifiers --
     def bulwark_verify(self, message):
