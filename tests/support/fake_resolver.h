@@ -28,6 +28,7 @@ class FakeResolver final : public dns::Resolver {
   std::set<std::string> secure;
   std::set<std::string> bogus;
   std::vector<std::string> tlsa_queries;  // every TLSA name asked, in order
+  std::vector<std::string> txt_queries;   // every TXT name asked, in order
 
   std::vector<std::string> tlsaQueries() {
     std::lock_guard lock(mutex_);
@@ -54,6 +55,10 @@ class FakeResolver final : public dns::Resolver {
     return lookup(ptr_records, std::string(address));
   }
   dns::Answer<std::string> txt(std::string_view name) override {
+    {
+      std::lock_guard lock(mutex_);
+      txt_queries.emplace_back(name);
+    }
     return lookup(txt_records, std::string(name));
   }
   dns::Answer<dns::TlsaRecord> tlsa(std::string_view name) override {
