@@ -149,8 +149,10 @@ class AuthenticationTest(unittest.TestCase):
 
     @staticmethod
     def results_fields(message):
-        header = message.split("\r\n\r\n", 1)[0].replace("\r\n\t", " ").replace("\r\n ", " ")
-        return [line for line in header.split("\r\n") if line.lower().startswith("authentication-results:")]
+        # Maildir files have LF line ends; what went over SMTP has CRLF.
+        text = message.replace("\r\n", "\n")
+        header = text.split("\n\n", 1)[0].replace("\n\t", " ").replace("\n ", " ")
+        return [line for line in header.split("\n") if line.lower().startswith("authentication-results:")]
 
     def test_aligned_signed_mail_passes_and_forged_results_are_removed(self):
         message = simple_message(subject="signed-pass", sender="news@good.test",
@@ -322,9 +324,13 @@ class ArcSealTest(unittest.TestCase):
         self.assertTrue(self.sink.messages, "delivered to the mailbox server")
         data = self.sink.messages[-1][2]
         text = data.decode("utf-8", "replace")
-        self.assertIn("ARC-Seal: i=1;", text.replace("\r\n\t", " "))
-        self.assertIn("cv=none", text)
-        self.assertIn("ARC-Authentication-Results: i=1; mx.example.test;", text.replace("\r\n\t", " "))
+        unfolded = text.replace("\r\n\t", " ").replace("\r\n ", " ")
+        fields = {line.split(":", 1)[0]: line for line in unfolded.split("\r\n") if ":" in line}
+        self.assertIn("i=1;", fields["ARC-Seal"])
+        self.assertIn("cv=none", fields["ARC-Seal"])
+        self.assertIn("d=gateway.test", fields["ARC-Seal"])
+        self.assertTrue(fields["ARC-Authentication-Results"].startswith(
+            "ARC-Authentication-Results: i=1; mx.example.test;"), fields)
         records = {"arc1._domainkey.gateway.test": public_key_record(self.seal_key),
                    "s1._domainkey.good.test": public_key_record(self.sender_key)}
         records_file = os.path.join(self.work, "records.json")

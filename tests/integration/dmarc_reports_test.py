@@ -7,6 +7,7 @@ domain whose report mailbox never authorised it (no <domain>._report._dmarc reco
 report, and the log says why. DNS is local data only (.test names never leave the host)."""
 
 import email
+import re
 import email.policy
 import gzip
 import json
@@ -98,8 +99,10 @@ class DmarcReportsTest(unittest.TestCase):
         reports = self.reports_for("sender.test")
         self.assertEqual(1, len(reports), "\n".join(self.server.log_lines[-30:]))
         sender, recipients, message = reports[0]
-        self.assertEqual("noreply-dmarc@mx.example.test", sender)
-        self.assertEqual(["reports@reports.test"], recipients)
+        # The sink keeps the MAIL and RCPT arguments as sent: "<address> PARAMETERS".
+        address = lambda argument: re.match(r"<([^>]*)>", argument).group(1)
+        self.assertEqual("noreply-dmarc@mx.example.test", address(sender))
+        self.assertEqual(["reports@reports.test"], [address(r) for r in recipients])
         self.assertEqual("reports@reports.test", str(message["To"]))
         self.assertRegex(str(message["Subject"]),
                          r"^Report Domain: sender\.test Submitter: example\.test "
