@@ -62,6 +62,8 @@ pipeline::MessageContext contextFrom(const Config& config, smtp::Transaction& tr
   context.auth_user = transaction.session.auth_user;
   context.relay_client = transaction.session.relay_client;
   context.tls = !transaction.session.tls_version.empty();
+  context.require_tls = transaction.parameters.require_tls;
+  context.partner_domain = transaction.partner_domain;
   context.data = std::move(transaction.data);
   return context;
 }

@@ -173,6 +173,18 @@ struct DmarcReportSettings {
   int config_line = 0;
 };
 
+// [rules]: where transport rules come from besides the [[rule]] tables of this file, and how the
+// MIME view they read is bounded (docs/rules.md). The rules themselves are loaded by src/policy.
+struct RulesSettings {
+  std::vector<std::filesystem::path> files;   // more rule files ([[rule]] tables), in order
+  std::vector<std::string> internal_domains;  // "inside the organisation" besides local domains
+  // A message the MIME parser cannot make sense of: "quarantine" (default), "reject", "deliver".
+  std::string unparseable_action = "quarantine";
+  std::uint32_t mime_max_depth = 20;
+  std::uint32_t mime_max_parts = 2000;
+  int config_line = 0;
+};
+
 struct User {
   std::string name;           // login name, usually an address
   std::string password_hash;  // "$pbkdf2-sha256$<iterations>$<salt b64>$<hash b64>"
@@ -199,6 +211,7 @@ struct Config {
   DeliverySettings delivery;
   DomainSecureSettings domain_secure;
   AuthenticationSettings authentication;
+  RulesSettings rules;
   DmarcReportSettings dmarc_reports;
 
   std::filesystem::path queueDirectory() const { return data_dir / "queue"; }

@@ -48,6 +48,8 @@ constexpr auto kTopLevelKeys = std::to_array<std::string_view>({"hostname",
                                                             "domain_secure",
                                                             "authentication",
                                                             "dmarc_override",
+                                                            "rule",
+                                                            "rules",
                                                             "dmarc_reports"});
 constexpr auto kTlsKeys = std::to_array<std::string_view>({"certificate", "private_key"});
 constexpr auto kConnectorKeys = std::to_array<std::string_view>({
@@ -67,6 +69,10 @@ constexpr auto kAuthenticationKeys = std::to_array<std::string_view>({
     "verify", "authserv_id", "public_suffix_list", "dmarc_reject_action",
     "dmarc_quarantine_action", "dmarc_none_action", "ambiguous_from_action", "spf_fail_action",
     "trusted_arc_sealers", "dkim_sign", "arc_seal_domain", "arc_seal_selector"});
+constexpr auto kRulesKeys = std::to_array<std::string_view>({
+    "files", "internal_domains", "unparseable_action", "mime_max_depth", "mime_max_parts"});
+constexpr auto kUnparseableActions =
+    std::to_array<std::string_view>({"quarantine", "reject", "deliver"});
 constexpr auto kDmarcOverrideKeys = std::to_array<std::string_view>({"domain", "action"});
 constexpr auto kAuthenticationActions =
     std::to_array<std::string_view>({"none", "spam", "quarantine", "reject"});
@@ -743,6 +749,10 @@ class Loader {
     // After [[local_domain]]: a partner domain cannot be one of ours.
     if (const toml::table* table = tableAt(root, "domain_secure", "")) loadDomainSecure(*table);
     if (const toml::table* table = tableAt(root, "authentication", "")) loadAuthentication(*table);
+    // [[rule]] tables are read by src/policy (bulwark config check and serve load them there);
+    // here only their shape is checked.
+    (void)arrayOfTables(root, "rule");
+    if (const toml::table* table = tableAt(root, "rules", "")) loadRules(*table);
     if (auto tables = arrayOfTables(root, "dmarc_override")) {
       for (std::size_t index = 0; index < tables->size(); ++index) {
         loadDmarcOverride(*(*tables)[index], "dmarc_override[" + std::to_string(index + 1) + "]");
@@ -1284,6 +1294,56 @@ class Loader {
         settings.arc_seal_domain = asciiLower(*seal_domain);
         settings.arc_seal_selector = *seal_selector;
       }
+    }
+  }
+
+  void loadRules(const toml::table& table) {
+    const std::string path = "rules";
+    checkKeys(table, path, kRulesKeys);
+    RulesSettings& settings = config.rules;
+    settings.config_line = static_cast<int>(table.source().begin.line);
+    forEachString(table, "files", path, "write files = [\"/etc/bulwark/rules.toml\"]",
+                  [&](const toml::node& node, const std::string& element_path,
+                      const std::string& text) {
+                    if (text.empty()) {
+                      report(node, element_path + ": a rule file name cannot be empty");
+                      return;
+                    }
+                    std::filesystem::path file(text);
+                    // Relative to the configuration file, as an administrator reads it.
+                    if (file.is_relative() && !config.source.empty()) {
+                      file = config.source.parent_path() / file;
+                    }
+                    settings.files.push_back(file);
+                  });
+    forEachString(table, "internal_domains", path, "write internal_domains = [\"example.com\"]",
+                  [&](const toml::node& node, const std::string& element_path,
+                      const std::string& text) {
+                    std::string_view domain = text;
+                    if (domain.starts_with("*.")) domain.remove_prefix(2);
+                    std::string problem = domainNameProblem(domain);
+                    if (!problem.empty()) {
+                      report(node, element_path + ": " + problem +
+                                       " (a domain, or *.domain for its subdomains)");
+                      return;
+                    }
+                    settings.internal_domains.push_back(asciiLower(text));
+                  });
+    if (auto action = readString(table, "unparseable_action", path)) {
+      if (std::find(kUnparseableActions.begin(), kUnparseableActions.end(), *action) ==
+          kUnparseableActions.end()) {
+        report(*table.get("unparseable_action"),
+               path + ".unparseable_action: " + inQuotes(*action) + " is not allowed; use one of " +
+                   listOf(kUnparseableActions));
+      } else {
+        settings.unparseable_action = *action;
+      }
+    }
+    if (auto depth = readInteger(table, "mime_max_depth", path, 1, 100, "levels", "")) {
+      settings.mime_max_depth = static_cast<std::uint32_t>(*depth);
+    }
+    if (auto parts = readInteger(table, "mime_max_parts", path, 1, 100000, "parts", "")) {
+      settings.mime_max_parts = static_cast<std::uint32_t>(*parts);
     }
   }
 

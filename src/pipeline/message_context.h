@@ -30,6 +30,13 @@ struct MessageContext {
   // server): the message is forwarded, and ARC-sealed when sealing is configured.
   bool forwarded = false;
 
+  // The envelope's TLS requirement for outbound delivery: REQUIRETLS from the client (RFC 8689),
+  // or a rule's require_tls. Never lowered by a stage.
+  bool require_tls = false;
+  std::string partner_domain;   // Domain Security: the verified partner, else empty
+  std::string route_connector;  // a rule's route_via: the [[send_connector]] to use
+  std::string classification;   // a rule's classification (X-Bulwark-Classification)
+
   // Results of sender authentication (the authentication stage); SPF may be computed at MAIL
   // FROM, before the pipeline runs.
   std::optional<auth::SpfOutcome> spf;

@@ -1,0 +1,49 @@
+// The rule file format (docs/rules.md): [[rule]] tables in the main configuration file and in
+// the files [rules] files names, each with name, priority, mode, stop, and the [rule.if]
+// conditions, [rule.unless] exceptions and [rule.then] actions. Every problem names the file,
+// line and column and the fix. Rule files are administrator input; list files they name are too.
+#pragma once
+
+#include "policy/rule.h"
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace bulwark::policy {
+
+struct RuleProblem {
+  std::string file;
+  int line = 0;
+  int column = 0;
+  std::string message;
+};
+
+// What the rules may refer to, checked at load time.
+struct RuleEnvironment {
+  std::vector<std::string> send_connectors;  // names route_via may use
+  Organisation organisation;
+  std::filesystem::path base_directory;      // relative rule files and list files
+  std::size_t max_rules = 10000;             // past it: a problem
+  std::size_t max_list_entries = 1000000;    // words/addresses from one list file
+};
+
+struct RuleLoad {
+  std::shared_ptr<const RuleSet> rules;  // set even with problems (holds the good rules)
+  std::vector<RuleProblem> problems;
+  bool ok() const { return problems.empty(); }
+};
+
+// [[rule]] tables of the configuration file plus every file of its [rules] files = [...].
+RuleLoad loadRulesFromConfig(const std::filesystem::path& config_file,
+                             const RuleEnvironment& environment);
+RuleLoad loadRulesFile(const std::filesystem::path& file, const RuleEnvironment& environment);
+RuleLoad loadRulesText(std::string_view text, std::string_view source_name,
+                       const RuleEnvironment& environment);
+
+// "file:line:column: message" lines, like formatProblems for the configuration.
+std::string formatRuleProblems(const std::vector<RuleProblem>& problems);
+
+}  // namespace bulwark::policy
