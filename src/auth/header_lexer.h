@@ -4,13 +4,13 @@
 // up to a depth limit the parser passes.
 #pragma once
 
-#include "common/result.h"
-
 #include <cstddef>
 #include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "common/result.h"
 
 namespace bulwark::auth {
 

@@ -12,7 +12,9 @@
 
 namespace bulwark {
 
-inline ConfigLoad load(std::string_view text) { return loadConfigText(text, "test.toml"); }
+inline ConfigLoad load(std::string_view text) {
+  return loadConfigText(text, "test.toml");
+}
 
 // The one problem of `result`, or a failure listing all of them (and an empty problem).
 inline ConfigProblem onlyProblem(const ConfigLoad& result) {
