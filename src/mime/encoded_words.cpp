@@ -57,12 +57,13 @@ std::optional<std::string> decodeBase64Word(std::string_view text) {
   return out;
 }
 
-// RFC 2047 4.2: "_" is a space, "=XX" an octet.
+// RFC 2047 4.2: "_" is a space, "=XX" an octet. A fold inside the word (marked '\n' by
+// unfold()) is skipped; a space the sender wrote inside the word is kept, as readers show it.
 std::optional<std::string> decodeQuotedWord(std::string_view text) {
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
-    if (isWhitespace(c)) continue;
+    if (c == '\n') continue;
     if (c == '_') {
       out += ' ';
     } else if (c == '=') {
@@ -113,8 +114,8 @@ std::optional<EncodedWord> readEncodedWord(std::string_view value, std::size_t a
   return EncodedWord{text_end + 2 - at, std::string(name), std::move(*bytes)};
 }
 
-// Folding (RFC 5322 2.2.3) removed; the whitespace around each fold becomes one space, as a reader
-// sees the field. Whitespace that is not at a fold is kept.
+// Folding (RFC 5322 2.2.3) removed: the whitespace around each fold becomes one '\n' marker
+// (a space in the text, nothing inside an encoded word). Whitespace that is not at a fold is kept.
 std::string unfold(std::string_view value) {
   std::string out;
   out.reserve(value.size());
@@ -124,16 +125,25 @@ std::string unfold(std::string_view value) {
     if (c == '\r' || c == '\n') {
       while (!out.empty() && (out.back() == ' ' || out.back() == '\t')) out.pop_back();
       while (i < value.size() && isWhitespace(value[i])) ++i;
-      out += ' ';
+      if (!out.empty() && out.back() != '\n') out += '\n';
       continue;
     }
     out += c;
     ++i;
   }
-  std::size_t first = out.find_first_not_of(" \t");
-  std::size_t last = out.find_last_not_of(" \t");
+  std::size_t first = out.find_first_not_of(" \t\n");
+  std::size_t last = out.find_last_not_of(" \t\n");
   if (first == std::string::npos) return {};
   return out.substr(first, last - first + 1);
+}
+
+// Plain text between encoded words, fold markers shown as spaces.
+void appendPlain(std::string& out, std::string_view text) {
+  std::size_t start = out.size();
+  appendRepairedUtf8(out, text);
+  for (std::size_t i = start; i < out.size(); ++i) {
+    if (out[i] == '\n') out[i] = ' ';
+  }
 }
 
 }  // namespace
@@ -163,11 +173,11 @@ std::string decodeHeaderText(std::string_view raw_value) {
       continue;
     }
     std::string_view between = std::string_view(value).substr(plain_start, candidate - plain_start);
-    bool only_whitespace = between.find_first_not_of(" \t") == std::string_view::npos;
+    bool only_whitespace = between.find_first_not_of(" \t\n") == std::string_view::npos;
     // RFC 2047 6.2: whitespace between two encoded words is not displayed.
     if (!(previous_was_word && only_whitespace)) {
       flushPending();
-      appendRepairedUtf8(out, between);
+      appendPlain(out, between);
     }
     if (!pending_bytes.empty() && pending_charset != word->charset) flushPending();
     pending_charset = word->charset;
@@ -177,7 +187,7 @@ std::string decodeHeaderText(std::string_view raw_value) {
     plain_start = i;
   }
   flushPending();
-  appendRepairedUtf8(out, std::string_view(value).substr(plain_start));
+  appendPlain(out, std::string_view(value).substr(plain_start));
   return out;
 }
 

@@ -52,19 +52,81 @@ std::string repairedUtf8(const char* text) {
   return out;
 }
 
-// CRLF and lone CR become LF: `text` is what a reader sees, whatever the line ends on the wire.
+// CRLF becomes LF: `text` is what a reader sees, whatever the line ends on the wire. A lone CR
+// is content (binary junk in a text part) and stays.
 std::string withLineFeeds(std::string text) {
   std::size_t write = 0;
   for (std::size_t read = 0; read < text.size(); ++read) {
     char c = text[read];
-    if (c == '\r') {
-      if (read + 1 < text.size() && text[read + 1] == '\n') continue;
-      c = '\n';
-    }
+    if (c == '\r' && read + 1 < text.size() && text[read + 1] == '\n') continue;
     text[write++] = c;
   }
   text.resize(write);
   return text;
+}
+
+// RFC 2045 5.1 token characters (8-bit octets tolerated, as GMime does).
+bool isTokenCharacter(char c) {
+  auto octet = static_cast<unsigned char>(c);
+  if (octet >= 0x80) return true;
+  if (octet <= 0x20 || octet == 0x7F) return false;
+  return std::string_view("()<>@,;:\\\"/[]?=").find(c) == std::string_view::npos;
+}
+
+// Skips whitespace and RFC 822 comments (nested; an unclosed one runs to the end).
+void skipWhitespaceAndComments(std::string_view text, std::size_t& at) {
+  while (at < text.size()) {
+    char c = text[at];
+    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
+      ++at;
+    } else if (c == '(') {
+      unsigned nesting = 0;
+      for (; at < text.size(); ++at) {
+        if (text[at] == '\\') {
+          ++at;
+        } else if (text[at] == '(') {
+          ++nesting;
+        } else if (text[at] == ')' && --nesting == 0) {
+          ++at;
+          break;
+        }
+      }
+    } else {
+      return;
+    }
+  }
+}
+
+bool readToken(std::string_view text, std::size_t& at) {
+  std::size_t start = at;
+  while (at < text.size() && isTokenCharacter(text[at])) ++at;
+  return at > start;
+}
+
+// Whether a Content-Type value starts with type "/" subtype (RFC 2045 5.1). GMime reads a field
+// without one as application/octet-stream; RFC 2045 5.2 says such a field means text/plain.
+bool hasMediaType(std::string_view value) {
+  std::size_t at = 0;
+  skipWhitespaceAndComments(value, at);
+  if (!readToken(value, at)) return false;
+  skipWhitespaceAndComments(value, at);
+  if (at >= value.size() || value[at] != '/') return false;
+  ++at;
+  skipWhitespaceAndComments(value, at);
+  return readToken(value, at);
+}
+
+// GMime keeps an RFC 822 comment after an unquoted parameter value ("charset=us-ascii (Plain
+// text)"); RFC 2045 5.1 allows comments there, and they are not part of the value.
+std::string withoutTrailingComment(std::string value, std::string_view field) {
+  if (value.empty() || value.back() != ')') return value;
+  std::size_t open = value.find(" (");
+  if (open == std::string::npos) open = value.find("\t(");
+  if (open == std::string::npos) return value;
+  if (field.find("\"" + value + "\"") != std::string_view::npos) return value;  // quoted: literal
+  value.resize(open);
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
+  return value;
 }
 
 std::string childSection(const std::string& parent, std::size_t ordinal) {
@@ -126,7 +188,8 @@ void collectWarning(gint64 offset, GMimeParserWarning code, const gchar* item,
   std::string problem = report->where + description;
   if (offset >= 0) problem += " at byte " + std::to_string(offset);
   std::string detail = item != nullptr ? repairedUtf8(item) : std::string();
-  if (!detail.empty()) problem += ": " + detail.substr(0, 80);
+  detail = std::string(trimmed(detail.substr(0, std::min<std::size_t>(80, detail.find('\n')))));
+  if (!detail.empty()) problem += ": " + detail;
   report->problems.push_back(std::move(problem));
 }
 
@@ -318,12 +381,21 @@ class TreeBuilder {
     return index;
   }
 
-  void describe(GMimeObject* object, MimePart& part) {
+  void describe(GMimeObject* object, MimePart& part, const std::string& section) {
     GMimeContentType* type = g_mime_object_get_content_type(object);
     const char* media_type = type != nullptr ? g_mime_content_type_get_media_type(type) : nullptr;
     const char* subtype = type != nullptr ? g_mime_content_type_get_media_subtype(type) : nullptr;
-    if (media_type == nullptr || *media_type == '\0') {
-      part.content_type = "text/plain";  // RFC 2045 5.2
+    const char* field = g_mime_object_get_header(object, "Content-Type");
+    bool invalid = field != nullptr && !hasMediaType(field);
+    if (media_type == nullptr || *media_type == '\0' || invalid) {
+      // RFC 2045 5.2: no field, or one without a media type, means plain US-ASCII text; the
+      // parameters of a field that cannot be read are not trusted either.
+      part.content_type = "text/plain";
+      type = nullptr;
+      if (invalid) {
+        result_.problems.push_back(partName(section) + ": Content-Type without a media type "
+                                   "read as text/plain");
+      }
     } else {
       part.content_type = lowerCase(repairedUtf8(media_type)) + "/" +
                           lowerCase(repairedUtf8(subtype != nullptr ? subtype : ""));
@@ -334,7 +406,8 @@ class TreeBuilder {
       for (int i = 0; i < count; ++i) {
         GMimeParam* parameter = g_mime_param_list_get_parameter_at(parameters, i);
         std::string name = lowerCase(repairedUtf8(g_mime_param_get_name(parameter)));
-        std::string value = repairedUtf8(g_mime_param_get_value(parameter));
+        std::string value = withoutTrailingComment(repairedUtf8(g_mime_param_get_value(parameter)),
+                                                   field != nullptr ? field : "");
         if (name == "charset") part.charset = lowerCase(trimmed(value));
         part.parameters.emplace_back(std::move(name), std::move(value));
       }
@@ -359,6 +432,7 @@ class TreeBuilder {
   // parts are shown as the body unless marked "attachment".
   static bool looksLikeAttachment(const MimePart& part) {
     if (part.is_multipart) return false;
+    if (part.is_message) return true;  // a separate document, even when shown inline
     if (part.disposition == "attachment") return true;
     if (part.content_type.starts_with("text/")) return false;
     return !part.filename.empty() || part.disposition != "inline";
@@ -368,7 +442,7 @@ class TreeBuilder {
                  const std::string& section) {
     if (!admitPart(parent, depth, section)) return;
     MimePart described;
-    describe(object, described);
+    describe(object, described, section);
     if (GMIME_IS_MULTIPART(object)) {
       described.is_multipart = true;
       std::size_t index = placePart(std::move(described), parent, depth, section);

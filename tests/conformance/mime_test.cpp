@@ -439,7 +439,10 @@ TEST(MimeConformance, CrispinTortureTest) {
   std::map<std::string, std::string> exceptions = loadExceptions();
   Suite suite("crispin", exceptions);
   ParsedMessage parsed = parseMessage(readFile(folder / "torture-test.eml"));
-  EXPECT_EQ(parsed.status, ParsedMessage::Status::ok) << joined(parsed.problems);
+  // Damaged only by part 12.2's Content-Type without a subtype (see the exceptions file).
+  EXPECT_NE(parsed.status, ParsedMessage::Status::unparseable);
+  EXPECT_FALSE(parsed.limit_exceeded);
+  EXPECT_EQ(parsed.problems.size(), 1u) << joined(parsed.problems);
   // Our sections of leaf and message/rfc822 parts (multiparts have no number of their own in
   // IMAP, and an attached multipart message shares its container's number).
   std::map<std::string, const MimePart*> numbered;
@@ -537,8 +540,14 @@ TEST(MimeConformance, MimeKitRobustness) {
       return std::any_of(parsed.parts.begin(), parsed.parts.end(),
                          [&](const MimePart& part) { return part.content_type == type; });
     };
-    if (name == "stack-overflow.txt" && !parsed.limit_exceeded) {
-      detail += " nesting past the limit not reported";
+    // A 135 KB To: field of encoded words (it overflowed MimeKit's address parser's stack).
+    if (name == "stack-overflow.txt") {
+      auto to = std::find_if(parsed.headers.begin(), parsed.headers.end(),
+                             [](const auto& field) { return field.first == "To"; });
+      if (to == parsed.headers.end() || to->second.find("date>2017-08-20T10:08:28.617</pr") ==
+                                            std::string::npos) {
+        detail += " the encoded words of the To field are not decoded";
+      }
     }
     if (name.starts_with("multipart-digest") && !has("multipart/digest")) {
       detail += " no multipart/digest";
