@@ -140,7 +140,7 @@ std::string partName(const std::string& section) {
 
 // What GMime reports while parsing. Warnings about the structure make the message damaged;
 // header-level ones (duplicated fields, 8-bit text, bad encoded words or parameters, address
-// syntax) do not: the values are still read, leniently, and nothing is cut.
+// syntax) do not. An invalid Content-Type is reported by the tree builder, with its section: the values are still read, leniently, and nothing is cut.
 struct ParseReport {
   std::string where;  // "" for the message, "part 2: " inside an encoded attached message
   std::vector<std::string> problems;
@@ -149,8 +149,6 @@ struct ParseReport {
 
 const char* structuralWarning(GMimeParserWarning code) {
   switch (code) {
-    case GMIME_WARN_INVALID_CONTENT_TYPE:
-      return "invalid Content-Type, read as application/octet-stream";
     case GMIME_WARN_MALFORMED_MULTIPART:
       return "multipart without any part";
     case GMIME_WARN_TRUNCATED_MESSAGE:
