@@ -3,6 +3,8 @@
 // share it). Input bytes are untrusted; each invalid sequence becomes one U+FFFD.
 #include "mime/charset_conversion.h"
 
+#include "mime/mime_message.h"
+
 #include <gmime/gmime.h>
 
 #include <algorithm>
@@ -100,6 +102,7 @@ bool appendRepairedUtf8(std::string& out, std::string_view bytes) {
 bool isKnownCharset(std::string_view charset) {
   std::string lower = lowerCase(charset);
   if (isUtf8Compatible(lower)) return true;
+  initializeMimeLibrary();  // GMime's charset tables (decodeHeaderText may run before any parse)
   iconv_t converter = g_mime_iconv_open("UTF-8", lower.c_str());
   if (converter == reinterpret_cast<iconv_t>(-1)) return false;
   g_mime_iconv_close(converter);
@@ -114,6 +117,7 @@ ConvertedText convertToUtf8(std::string_view bytes, std::string_view charset) {
     result.replaced = appendRepairedUtf8(result.text, bytes);
     return result;
   }
+  initializeMimeLibrary();
   iconv_t converter = g_mime_iconv_open("UTF-8", lower.c_str());
   if (converter == reinterpret_cast<iconv_t>(-1)) {
     result.unknown_charset = true;
