@@ -98,7 +98,8 @@ std::optional<EncodedWord> readEncodedWord(std::string_view value, std::size_t a
     }
   }
   if (charset_end + 2 >= value.size() || value[charset_end + 2] != '?') return std::nullopt;
-  char encoding = static_cast<char>(std::toupper(static_cast<unsigned char>(value[charset_end + 1])));
+  char encoding =
+      static_cast<char>(std::toupper(static_cast<unsigned char>(value[charset_end + 1])));
   if (encoding != 'B' && encoding != 'Q') return std::nullopt;
   std::size_t text_start = charset_end + 3;
   std::size_t text_end = value.find("?=", text_start);

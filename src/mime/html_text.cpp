@@ -1,6 +1,7 @@
 // HTML reduced to the text a reader sees (HTML Living Standard 13.2 tokenization, simplified):
-// tags removed, script / style / title content dropped (the head's invisible parts), block elements as line breaks,
-// character references decoded (13.5 named set, common part; numeric), whitespace collapsed.
+// tags removed, script / style / title content dropped (the head's invisible parts), block
+// elements as line breaks, character references decoded (13.5 named set, common part; numeric),
+// whitespace collapsed.
 // The HTML is untrusted: one pass, no regular expressions, no recursion, linear time whatever
 // the input (unclosed tags and comments end at the end of the input).
 #include "mime/charset_conversion.h"
@@ -158,8 +159,10 @@ std::size_t readReference(std::string_view html, std::size_t at, TextWriter& wri
     return i - at;
   }
   std::size_t name_start = i;
-  while (i < html.size() && i - name_start < 10 && std::isalnum(static_cast<unsigned char>(html[i])))
+  while (i < html.size() && i - name_start < 10 &&
+         std::isalnum(static_cast<unsigned char>(html[i]))) {
     ++i;
+  }
   std::string_view name = html.substr(name_start, i - name_start);
   if (name.empty()) return 0;
   bool terminated = i < html.size() && html[i] == ';';

@@ -530,7 +530,7 @@ TEST(MimeConformance, MimeKitRobustness) {
     }
     if (parsed.parts.size() > limits.max_parts) detail += " more parts than the limit";
     for (const MimePart& part : parsed.parts) {
-      if (part.depth > limits.max_depth) detail += " part " + part.section + " past the depth limit";
+      if (part.depth > limits.max_depth) detail += " part " + part.section + " too deep";
     }
     if (parsed.limit_exceeded && parsed.problems.empty()) {
       detail += " limit exceeded without a problem";
