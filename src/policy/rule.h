@@ -83,6 +83,8 @@ struct MessageChanges {
   bool stopsDelivery() const { return reject.has_value() || discard || quarantine.has_value(); }
 };
 
+class MessageScan;  // policy/message_scan.h: per-message text work shared by all conditions
+
 class Condition {
  public:
   virtual ~Condition() = default;
@@ -90,6 +92,13 @@ class Condition {
   // nullopt when it does not match; else what matched, in words, for the trace and
   // `bulwark rules test` ("subject contains \"top secret\"").
   virtual std::optional<std::string> match(const MessageFacts& facts) const = 0;
+  // The same, sharing the folded texts and word/pattern hits of one evaluation with the other
+  // conditions (RuleSet::evaluate uses this, so 1,000 word rules scan the body once).
+  virtual std::optional<std::string> matchScanned(const MessageFacts& facts,
+                                                  MessageScan& scan) const {
+    (void)scan;
+    return match(facts);
+  }
 };
 
 class Action {
@@ -122,8 +131,17 @@ struct RuleMatch {
   bool stopped = false;              // stop_processing ended the evaluation here
 };
 
+// A rule whose conditions matched but an exception vetoed it (for the trace and `rules test`).
+struct RuleVeto {
+  std::string rule;
+  RuleMode mode = RuleMode::enforce;
+  std::vector<std::string> reasons;  // what its conditions matched
+  std::string exception;             // what the vetoing exception matched
+};
+
 struct Evaluation {
   std::vector<RuleMatch> matches;  // in evaluation order, enforce and test
+  std::vector<RuleVeto> vetoes;    // in evaluation order
   MessageChanges changes;          // enforce-mode effects only
 };
 
