@@ -20,10 +20,12 @@ bool isAsciiWordCharacter(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
+// ASCII folded, every whitespace byte as ' '.
 constexpr std::array<char, 128> kAsciiFold = [] {
   std::array<char, 128> table{};
   for (int c = 0; c < 128; ++c) {
-    table[c] = static_cast<char>((c >= 'A' && c <= 'Z') ? c + 32 : c);
+    const bool space = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+    table[c] = static_cast<char>(space ? ' ' : (c >= 'A' && c <= 'Z') ? c + 32 : c);
   }
   return table;
 }();
@@ -57,29 +59,30 @@ bool blocksBoundary(gunichar character) {
 }  // namespace
 
 std::string foldForMatching(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
+  // ASCII fast path, branch-free per byte: write the folded byte, advance unless it is a space
+  // after a space. Falls back to glib at the first non-ASCII byte.
+  std::string out(text.size(), '\0');
+  char* write = out.data();
+  bool in_space = false;
   bool ascii = true;
   for (unsigned char c : text) {
     if (c >= 0x80) {
       ascii = false;
       break;
     }
+    const char folded = kAsciiFold[c];
+    const bool space = folded == ' ';
+    *write = folded;
+    write += !(space && in_space);
+    in_space = space;
   }
   if (ascii) {
-    bool in_space = false;
-    for (unsigned char c : text) {
-      if (isAsciiSpace(c)) {
-        if (!in_space) out.push_back(' ');
-        in_space = true;
-      } else {
-        out.push_back(kAsciiFold[c]);
-        in_space = false;
-      }
-    }
+    out.resize(static_cast<std::size_t>(write - out.data()));
     return out;
   }
-  // g_utf8_casefold requires valid UTF-8: invalid bytes become U+FFFD first.
+  out.clear();
+  // g_utf8_casefold requires valid UTF-8: invalid bytes become U+FFFD first. glib counts an
+  // embedded NUL as invalid too, so none is left to cut the NUL-terminated result short.
   GlibString valid;
   std::string_view input = text;
   if (!g_utf8_validate_len(text.data(), text.size(), nullptr)) {
@@ -88,7 +91,7 @@ std::string foldForMatching(std::string_view text) {
   }
   GlibString folded(g_utf8_casefold(input.data(), static_cast<gssize>(input.size())));
   const char* cursor = folded.get();
-  bool in_space = false;
+  in_space = false;
   while (*cursor != '\0') {
     const unsigned char lead = static_cast<unsigned char>(*cursor);
     if (lead < 0x80) {

@@ -44,6 +44,7 @@ void WordMatcher::build() {
   if (trie_.empty()) trie_.emplace_back();
   const std::size_t states = trie_.size();
   word_at_.resize(states, -1);
+  word_at_[0] = -1;  // the empty word is never reported
   std::fill(std::begin(byte_class_), std::end(byte_class_), 0);
   classes_ = 1;
   for (const TrieNode& node : trie_) {
@@ -51,14 +52,15 @@ void WordMatcher::build() {
       if (byte_class_[byte] == 0) byte_class_[byte] = static_cast<std::uint16_t>(classes_++);
     }
   }
-  transitions_.assign(states * classes_, 0);
+  // First the DFA over plain state numbers, then each entry rewritten as row * 2 + output.
+  std::vector<std::int32_t> next(states * classes_, 0);
   output_link_.assign(states, -1);
-  has_output_.assign(states, 0);
+  std::vector<std::uint8_t> has_output(states, 0);
   std::vector<std::int32_t> failure(states, 0);
   // Breadth-first: a state's failure link is complete before its children's are computed.
   std::deque<std::int32_t> queue;
   for (const auto& [byte, child] : trie_[0].children) {
-    transitions_[byte_class_[byte]] = child;
+    next[byte_class_[byte]] = child;
     queue.push_back(child);
   }
   while (!queue.empty()) {
@@ -66,21 +68,23 @@ void WordMatcher::build() {
     queue.pop_front();
     const auto fallback = static_cast<std::size_t>(failure[state]);
     // Missing transitions follow the failure state's (already complete) row.
-    std::copy_n(transitions_.begin() + static_cast<std::ptrdiff_t>(fallback * classes_), classes_,
-                transitions_.begin() + static_cast<std::ptrdiff_t>(state * classes_));
+    std::copy_n(next.begin() + static_cast<std::ptrdiff_t>(fallback * classes_), classes_,
+                next.begin() + static_cast<std::ptrdiff_t>(state * classes_));
     output_link_[state] = word_at_[fallback] >= 0 ? static_cast<std::int32_t>(fallback)
                                                   : output_link_[fallback];
-    has_output_[state] = word_at_[state] >= 0 || output_link_[state] >= 0;
+    has_output[state] = word_at_[state] >= 0 || output_link_[state] >= 0;
     for (const auto& [byte, child] : trie_[state].children) {
-      failure[static_cast<std::size_t>(child)] =
-          transitions_[fallback * classes_ + byte_class_[byte]];
-      transitions_[state * classes_ + byte_class_[byte]] = child;
+      failure[static_cast<std::size_t>(child)] = next[fallback * classes_ + byte_class_[byte]];
+      next[state * classes_ + byte_class_[byte]] = child;
       queue.push_back(child);
     }
   }
-  // The empty word (id recorded at the root) is never reported.
-  word_at_[0] = -1;
-  has_output_[0] = 0;
+  transitions_.resize(next.size());
+  for (std::size_t index = 0; index < next.size(); ++index) {
+    const auto target = static_cast<std::size_t>(next[index]);
+    transitions_[index] =
+        static_cast<std::uint32_t>(target * classes_ * 2 + (has_output[target] ? 1 : 0));
+  }
   trie_.clear();
   trie_.shrink_to_fit();
   built_ = true;

@@ -2,7 +2,7 @@
 // every rule goes into one automaton, and one pass over the folded text finds them all, so 1,000
 // words cost about what 10 do. Words and text are folded (text_folding.h) before they meet here;
 // a hit counts only at whole-word boundaries. The text is untrusted; the words are the
-// administrator's. Limits: states are 32-bit (about 2 billion bytes of words).
+// administrator's. Limit: states × byte classes below 2^31 (about 10 MB of distinct word bytes).
 #pragma once
 
 #include <cstddef>
@@ -41,8 +41,9 @@ class WordMatcher {
   std::vector<TrieNode> trie_;             // during add(); cleared by build()
   std::vector<std::int32_t> word_at_;      // per state: the word ending here, or -1
   std::vector<std::int32_t> output_link_;  // per state: nearest proper suffix state with a word
-  std::vector<std::int32_t> transitions_;  // state * classes_ + class → state (dense DFA)
-  std::vector<std::uint8_t> has_output_;   // per state: word_at_ or output_link_ set
+  // The dense DFA: row (state * classes_) + class → the next state's row * 2, plus 1 when a word
+  // ends there, so the scan does one dependent load per byte.
+  std::vector<std::uint32_t> transitions_;
   std::uint16_t byte_class_[256] = {};     // bytes that occur in no word share class 0
   std::size_t classes_ = 1;
   bool built_ = false;
@@ -52,11 +53,14 @@ template <class Found>
 void WordMatcher::scan(std::string_view folded_text, Found&& found) const {
   if (words_.empty()) return;
   std::vector<std::uint8_t> seen(words_.size(), 0);
-  std::size_t state = 0;
+  const std::uint32_t* transitions = transitions_.data();
+  const std::uint16_t* byte_class = byte_class_;
+  std::uint32_t entry = 0;  // the root's row, no output
   for (std::size_t index = 0; index < folded_text.size(); ++index) {
     const unsigned char byte = static_cast<unsigned char>(folded_text[index]);
-    state = static_cast<std::size_t>(transitions_[state * classes_ + byte_class_[byte]]);
-    if (!has_output_[state]) continue;
+    entry = transitions[(entry >> 1) + byte_class[byte]];
+    if ((entry & 1) == 0) continue;
+    const std::size_t state = (entry >> 1) / classes_;
     std::int32_t at = word_at_[state] >= 0 ? static_cast<std::int32_t>(state) : output_link_[state];
     for (; at >= 0; at = output_link_[static_cast<std::size_t>(at)]) {
       const auto word = static_cast<std::size_t>(word_at_[static_cast<std::size_t>(at)]);

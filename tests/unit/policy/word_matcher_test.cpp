@@ -40,6 +40,12 @@ TEST(TextFolding, InvalidUtf8IsReplacedNotTrusted) {
   EXPECT_TRUE(isValidUtf8("café"));
 }
 
+TEST(TextFolding, EmbeddedNulDoesNotCutTheText) {
+  EXPECT_EQ(foldForMatching(std::string_view("\xC3\x89T\0\xC3\x89 FIN", 10)),
+            "ét\xEF\xBF\xBD\xC3\xA9 fin");
+  EXPECT_EQ(foldForMatching(std::string_view("A\0B", 3)), std::string("a\0b", 3));
+}
+
 TEST(WordMatcher, WholeWordsOnly) {
   EXPECT_EQ(found({"secret"}, "this is SECRET."), std::vector<std::string>{"secret"});
   EXPECT_TRUE(found({"secret"}, "secretary and secrets").empty());
