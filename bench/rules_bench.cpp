@@ -3,8 +3,6 @@
 // The MIME view is built by hand (mime::parseMessage is not on main yet), so this measures the
 // rules engine alone: folding, the one word automaton, the pattern set, the conditions. Inputs
 // are generated here; nothing is read from the network or disk.
-#include "policy/rule_loader.h"
-
 #include <time.h>
 
 #include <cstdio>
@@ -12,6 +10,8 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#include "policy/rule_loader.h"
 
 namespace {
 
@@ -27,8 +27,8 @@ double cpuSeconds() {
 // the automaton walks deep states as it would with a real word list; a word occurs in the text
 // only where planted.
 std::string ruleWord(int rule, int index) {
-  static const char* const kSyllables[] = {"re", "po", "ta", "ne", "si", "mo", "la", "ve",
-                                           "du", "ki"};
+  static const char* const kSyllables[] = {"re", "po", "ta", "ne", "si",
+                                           "mo", "la", "ve", "du", "ki"};
   std::string word;
   for (int number = rule * 10 + index + 1000; number > 0; number /= 10) {
     word += kSyllables[number % 10];
@@ -50,8 +50,8 @@ std::string makeRules(int count, const std::string& kind) {
     } else {
       text += "subject_or_body_matches = ['" + ruleWord(rule, 9) + "-\\d{2,6}\\b']\n";
     }
-    text += "[rule.then]\nadd_header = {name = \"X-Rule\", value = \"" + std::to_string(rule) +
-            "\"}\n";
+    text +=
+        "[rule.then]\nadd_header = {name = \"X-Rule\", value = \"" + std::to_string(rule) + "\"}\n";
   }
   return text;
 }
@@ -60,9 +60,9 @@ std::string makeRules(int count, const std::string& kind) {
 // every kind) and one match of rule 7's pattern (a pattern rule in every kind).
 std::string makeBody(std::size_t size) {
   static const char* const kVocabulary[] = {
-      "the",     "quarterly", "report",  "shows",   "revenue", "growth", "in",      "all",
-      "regions", "please",    "review",  "attached", "figures", "before", "monday", "meeting",
-      "and",     "send",      "comments", "to",     "finance", "team",   "thanks", "regards"};
+      "the",     "quarterly", "report",   "shows",    "revenue", "growth", "in",     "all",
+      "regions", "please",    "review",   "attached", "figures", "before", "monday", "meeting",
+      "and",     "send",      "comments", "to",       "finance", "team",   "thanks", "regards"};
   std::mt19937 random(42);
   std::string body;
   body.reserve(size + 64);
@@ -93,8 +93,8 @@ int main(int argc, char** argv) {
   const std::vector<std::string> kinds{"words", "patterns", "mixed"};
 
   policy::Organisation organisation{{"example.com"}};
-  std::printf("%-9s %6s %10s %14s %10s %9s\n", "kind", "rules", "message", "us/message",
-              "matched", "load ms");
+  std::printf("%-9s %6s %10s %14s %10s %9s\n", "kind", "rules", "message", "us/message", "matched",
+              "load ms");
   for (const std::string& kind : kinds) {
     for (int count : counts) {
       policy::RuleEnvironment environment;

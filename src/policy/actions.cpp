@@ -1,10 +1,10 @@
 // The rule actions; see actions.h.
 #include "policy/actions.h"
 
+#include <functional>
+
 #include "policy/conditions.h"
 #include "smtp/proto/address.h"
-
-#include <functional>
 
 namespace bulwark::policy {
 namespace {
@@ -180,8 +180,8 @@ std::optional<std::string> checkRejection(const Rejection& rejection) {
   }
   const std::string& status = rejection.enhanced;
   // class "." subject (1-3 digits) "." detail (1-3 digits), RFC 3463 2.
-  bool well_formed = status.size() >= 5 && (status[0] == '4' || status[0] == '5') &&
-                     status[1] == '.';
+  bool well_formed =
+      status.size() >= 5 && (status[0] == '4' || status[0] == '5') && status[1] == '.';
   std::size_t dots = 0;
   std::size_t digits = 0;
   for (std::size_t index = 2; well_formed && index < status.size(); ++index) {
@@ -206,8 +206,9 @@ std::optional<std::string> checkRejection(const Rejection& rejection) {
   for (char c : rejection.text) {
     const auto byte = static_cast<unsigned char>(c);
     if (byte < 0x20 || byte > 0x7E) {
-      return std::string("the reject text must be printable ASCII on one line (it is sent in "
-                         "the SMTP reply)");
+      return std::string(
+          "the reject text must be printable ASCII on one line (it is sent in "
+          "the SMTP reply)");
     }
   }
   return std::nullopt;

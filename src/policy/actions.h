@@ -5,14 +5,14 @@
 // checks below (no CR/LF in header values, RFC 5322 field names, RFC 3463 status classes).
 #pragma once
 
-#include "mime/mime_edit.h"
-#include "policy/rule.h"
-
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "mime/mime_edit.h"
+#include "policy/rule.h"
 
 namespace bulwark::policy {
 

@@ -3,10 +3,10 @@
 // evaluation, not once per rule.
 #include "policy/conditions.h"
 
+#include <functional>
+
 #include "common/strings.h"
 #include "policy/text_folding.h"
-
-#include <functional>
 
 namespace bulwark::policy {
 namespace {
@@ -72,7 +72,9 @@ std::optional<std::string> firstAttachment(const MessageFacts& facts, Visit&& vi
   return std::nullopt;
 }
 
-std::string sectionOf(const MessageScan::BodyText& text) { return "(part " + text.section + ")"; }
+std::string sectionOf(const MessageScan::BodyText& text) {
+  return "(part " + text.section + ")";
+}
 
 }  // namespace
 
@@ -176,33 +178,32 @@ std::string quoteForReason(std::string_view text) {
 // ---- addresses ----
 
 std::unique_ptr<Condition> makeAddressCondition(AddressRole role, AddressPatterns patterns) {
-  return makeCondition(
-      role == AddressRole::sender ? "from" : "to",
-      [role, patterns = std::move(patterns)](const MessageFacts& facts,
-                                             MessageScan&) -> std::optional<std::string> {
-        for (std::string_view address : addressesFor(role, facts)) {
-          if (auto which = patterns.match(address)) {
-            return std::string(roleWord(role)) + " " + quoteForReason(address) + " matches " +
-                   quoteForReason(*which);
-          }
-        }
-        return std::nullopt;
-      });
+  return makeCondition(role == AddressRole::sender ? "from" : "to",
+                       [role, patterns = std::move(patterns)](
+                           const MessageFacts& facts, MessageScan&) -> std::optional<std::string> {
+                         for (std::string_view address : addressesFor(role, facts)) {
+                           if (auto which = patterns.match(address)) {
+                             return std::string(roleWord(role)) + " " + quoteForReason(address) +
+                                    " matches " + quoteForReason(*which);
+                           }
+                         }
+                         return std::nullopt;
+                       });
 }
 
 std::unique_ptr<Condition> makeDomainCondition(AddressRole role, DomainPatterns patterns) {
-  return makeCondition(
-      role == AddressRole::sender ? "from_domain" : "to_domain",
-      [role, patterns = std::move(patterns)](const MessageFacts& facts,
-                                             MessageScan&) -> std::optional<std::string> {
-        for (std::string_view address : addressesFor(role, facts)) {
-          if (auto which = patterns.match(domainOf(address))) {
-            return std::string(roleWord(role)) + " domain " + quoteForReason(domainOf(address)) +
-                   " matches " + quoteForReason(*which);
-          }
-        }
-        return std::nullopt;
-      });
+  return makeCondition(role == AddressRole::sender ? "from_domain" : "to_domain",
+                       [role, patterns = std::move(patterns)](
+                           const MessageFacts& facts, MessageScan&) -> std::optional<std::string> {
+                         for (std::string_view address : addressesFor(role, facts)) {
+                           if (auto which = patterns.match(domainOf(address))) {
+                             return std::string(roleWord(role)) + " domain " +
+                                    quoteForReason(domainOf(address)) + " matches " +
+                                    quoteForReason(*which);
+                           }
+                         }
+                         return std::nullopt;
+                       });
 }
 
 std::unique_ptr<Condition> makeScopeCondition(AddressRole role, bool inside) {
@@ -268,8 +269,8 @@ std::unique_ptr<Condition> makePatternsCondition(std::shared_ptr<const TextIndex
           if (text < 0) continue;
           const MessageScan::BodyText& where = scan.bodyTexts()[static_cast<std::size_t>(text)];
           const auto matched = index->patterns().pattern(pattern.id).search(where.text);
-          return "body matches /" + pattern.written + "/ (" +
-                 quoteForReason(matched.value_or("")) + ") " + sectionOf(where);
+          return "body matches /" + pattern.written + "/ (" + quoteForReason(matched.value_or("")) +
+                 ") " + sectionOf(where);
         }
         return std::nullopt;
       });
@@ -294,113 +295,116 @@ std::unique_ptr<Condition> makeHeaderWordsCondition(std::vector<HeaderWords> fie
     entry.matcher->build();
     compiled.push_back(std::move(entry));
   }
-  return makeCondition(
-      "header_contains",
-      [compiled = std::move(compiled)](const MessageFacts& facts,
-                                       MessageScan&) -> std::optional<std::string> {
-        if (facts.message == nullptr) return std::nullopt;
-        for (const Field& field : compiled) {
-          for (const auto& [name, value] : facts.message->headers) {
-            if (!equalsIgnoreCase(name, field.name)) continue;
-            std::optional<std::size_t> found;
-            field.matcher->scan(foldForMatching(value), [&found](std::size_t id) {
-              if (!found) found = id;
-            });
-            if (found) {
-              return "header " + field.name + " contains " +
-                     quoteForReason(field.written[*found]);
-            }
-          }
-        }
-        return std::nullopt;
-      });
+  return makeCondition("header_contains",
+                       [compiled = std::move(compiled)](
+                           const MessageFacts& facts, MessageScan&) -> std::optional<std::string> {
+                         if (facts.message == nullptr) return std::nullopt;
+                         for (const Field& field : compiled) {
+                           for (const auto& [name, value] : facts.message->headers) {
+                             if (!equalsIgnoreCase(name, field.name)) continue;
+                             std::optional<std::size_t> found;
+                             field.matcher->scan(foldForMatching(value), [&found](std::size_t id) {
+                               if (!found) found = id;
+                             });
+                             if (found) {
+                               return "header " + field.name + " contains " +
+                                      quoteForReason(field.written[*found]);
+                             }
+                           }
+                         }
+                         return std::nullopt;
+                       });
 }
 
 std::unique_ptr<Condition> makeHeaderPatternsCondition(std::vector<HeaderPatterns> fields) {
-  return makeCondition(
-      "header_matches",
-      [fields = std::move(fields)](const MessageFacts& facts,
-                                   MessageScan&) -> std::optional<std::string> {
-        if (facts.message == nullptr) return std::nullopt;
-        for (const HeaderPatterns& field : fields) {
-          for (const auto& [name, value] : facts.message->headers) {
-            if (!equalsIgnoreCase(name, field.name)) continue;
-            for (const Pattern& pattern : field.patterns) {
-              if (auto matched = pattern.search(value)) {
-                return "header " + field.name + " matches /" + pattern.source() + "/ (" +
-                       quoteForReason(*matched) + ")";
-              }
-            }
-          }
-        }
-        return std::nullopt;
-      });
+  return makeCondition("header_matches",
+                       [fields = std::move(fields)](const MessageFacts& facts,
+                                                    MessageScan&) -> std::optional<std::string> {
+                         if (facts.message == nullptr) return std::nullopt;
+                         for (const HeaderPatterns& field : fields) {
+                           for (const auto& [name, value] : facts.message->headers) {
+                             if (!equalsIgnoreCase(name, field.name)) continue;
+                             for (const Pattern& pattern : field.patterns) {
+                               if (auto matched = pattern.search(value)) {
+                                 return "header " + field.name + " matches /" + pattern.source() +
+                                        "/ (" + quoteForReason(*matched) + ")";
+                               }
+                             }
+                           }
+                         }
+                         return std::nullopt;
+                       });
 }
 
 // ---- attachments ----
 
 std::unique_ptr<Condition> makeAttachmentNameCondition(std::vector<Pattern> patterns) {
-  return makeCondition(
-      "attachment_name_matches",
-      [patterns = std::move(patterns)](const MessageFacts& facts,
-                                       MessageScan&) -> std::optional<std::string> {
-        return firstAttachment(facts, [&](const mime::MimePart& part) -> std::optional<std::string> {
-          if (part.filename.empty()) return std::nullopt;
-          for (const Pattern& pattern : patterns) {
-            if (pattern.search(part.filename)) {
-              return attachmentLabel(part) + " name matches /" + pattern.source() + "/";
-            }
-          }
-          return std::nullopt;
-        });
-      });
+  return makeCondition("attachment_name_matches",
+                       [patterns = std::move(patterns)](
+                           const MessageFacts& facts, MessageScan&) -> std::optional<std::string> {
+                         return firstAttachment(
+                             facts, [&](const mime::MimePart& part) -> std::optional<std::string> {
+                               if (part.filename.empty()) return std::nullopt;
+                               for (const Pattern& pattern : patterns) {
+                                 if (pattern.search(part.filename)) {
+                                   return attachmentLabel(part) + " name matches /" +
+                                          pattern.source() + "/";
+                                 }
+                               }
+                               return std::nullopt;
+                             });
+                       });
 }
 
 std::unique_ptr<Condition> makeAttachmentExtensionCondition(std::vector<std::string> extensions) {
-  return makeCondition(
-      "attachment_extension",
-      [extensions = std::move(extensions)](const MessageFacts& facts,
-                                           MessageScan&) -> std::optional<std::string> {
-        return firstAttachment(facts, [&](const mime::MimePart& part) -> std::optional<std::string> {
-          const std::string extension = attachmentExtension(part.filename);
-          if (extension.empty()) return std::nullopt;
-          for (const std::string& wanted : extensions) {
-            if (wanted == extension) {
-              return attachmentLabel(part) + " has extension " + quoteForReason(extension);
-            }
-          }
-          return std::nullopt;
-        });
-      });
+  return makeCondition("attachment_extension",
+                       [extensions = std::move(extensions)](
+                           const MessageFacts& facts, MessageScan&) -> std::optional<std::string> {
+                         return firstAttachment(
+                             facts, [&](const mime::MimePart& part) -> std::optional<std::string> {
+                               const std::string extension = attachmentExtension(part.filename);
+                               if (extension.empty()) return std::nullopt;
+                               for (const std::string& wanted : extensions) {
+                                 if (wanted == extension) {
+                                   return attachmentLabel(part) + " has extension " +
+                                          quoteForReason(extension);
+                                 }
+                               }
+                               return std::nullopt;
+                             });
+                       });
 }
 
 std::unique_ptr<Condition> makeAttachmentTypeCondition(std::vector<FileKind> kinds) {
-  return makeCondition(
-      "attachment_content_type",
-      [kinds = std::move(kinds)](const MessageFacts& facts,
-                                 MessageScan&) -> std::optional<std::string> {
-        return firstAttachment(facts, [&](const mime::MimePart& part) -> std::optional<std::string> {
-          const FileKind kind = sniffFileKind(part.content);
-          for (FileKind wanted : kinds) {
-            if (wanted == kind) {
-              return attachmentLabel(part) + " content is " + std::string(fileKindName(kind)) +
-                     " (by its magic bytes; declared " + quoteForReason(part.content_type) + ")";
-            }
-          }
-          return std::nullopt;
-        });
-      });
+  return makeCondition("attachment_content_type",
+                       [kinds = std::move(kinds)](const MessageFacts& facts,
+                                                  MessageScan&) -> std::optional<std::string> {
+                         return firstAttachment(
+                             facts, [&](const mime::MimePart& part) -> std::optional<std::string> {
+                               const FileKind kind = sniffFileKind(part.content);
+                               for (FileKind wanted : kinds) {
+                                 if (wanted == kind) {
+                                   return attachmentLabel(part) + " content is " +
+                                          std::string(fileKindName(kind)) +
+                                          " (by its magic bytes; declared " +
+                                          quoteForReason(part.content_type) + ")";
+                                 }
+                               }
+                               return std::nullopt;
+                             });
+                       });
 }
 
 std::unique_ptr<Condition> makeAttachmentSizeCondition(std::uint64_t over_bytes) {
   return makeCondition(
       "attachment_size_over",
       [over_bytes](const MessageFacts& facts, MessageScan&) -> std::optional<std::string> {
-        return firstAttachment(facts, [&](const mime::MimePart& part) -> std::optional<std::string> {
-          if (part.content.size() <= over_bytes) return std::nullopt;
-          return attachmentLabel(part) + " is " + std::to_string(part.content.size()) +
-                 " bytes (over " + std::to_string(over_bytes) + ")";
-        });
+        return firstAttachment(
+            facts, [&](const mime::MimePart& part) -> std::optional<std::string> {
+              if (part.content.size() <= over_bytes) return std::nullopt;
+              return attachmentLabel(part) + " is " + std::to_string(part.content.size()) +
+                     " bytes (over " + std::to_string(over_bytes) + ")";
+            });
       });
 }
 
@@ -457,19 +461,20 @@ std::unique_ptr<Condition> makeAuthenticationCondition(AuthenticationCheck check
   const std::string_view name = check == AuthenticationCheck::spf    ? "spf"
                                 : check == AuthenticationCheck::dkim ? "dkim"
                                                                      : "dmarc";
-  return makeCondition(
-      name, [check, name, results = std::move(results)](
-                const MessageFacts& facts, MessageScan&) -> std::optional<std::string> {
-        const std::string& actual = check == AuthenticationCheck::spf    ? facts.spf
-                                    : check == AuthenticationCheck::dkim ? facts.dkim
-                                                                         : facts.dmarc;
-        for (const std::string& wanted : results) {
-          if (equalsIgnoreCase(wanted, actual)) {
-            return std::string(name) + " result is " + quoteForReason(actual);
-          }
-        }
-        return std::nullopt;
-      });
+  return makeCondition(name,
+                       [check, name, results = std::move(results)](
+                           const MessageFacts& facts, MessageScan&) -> std::optional<std::string> {
+                         const std::string& actual = check == AuthenticationCheck::spf ? facts.spf
+                                                     : check == AuthenticationCheck::dkim
+                                                         ? facts.dkim
+                                                         : facts.dmarc;
+                         for (const std::string& wanted : results) {
+                           if (equalsIgnoreCase(wanted, actual)) {
+                             return std::string(name) + " result is " + quoteForReason(actual);
+                           }
+                         }
+                         return std::nullopt;
+                       });
 }
 
 std::unique_ptr<Condition> makeFlagCondition(MessageFlag flag, bool expected) {
@@ -489,19 +494,20 @@ std::unique_ptr<Condition> makeFlagCondition(MessageFlag flag, bool expected) {
        "sender is not authenticated"},
   };
   const Description& description = kFlags[static_cast<std::size_t>(flag)];
-  return makeCondition(description.key, [&description, expected](
-                                            const MessageFacts& facts,
-                                            MessageScan&) -> std::optional<std::string> {
-    if (facts.*description.member != expected) return std::nullopt;
-    return std::string(expected ? description.when_true : description.when_false);
-  });
+  return makeCondition(
+      description.key,
+      [&description, expected](const MessageFacts& facts,
+                               MessageScan&) -> std::optional<std::string> {
+        if (facts.*description.member != expected) return std::nullopt;
+        return std::string(expected ? description.when_true : description.when_false);
+      });
 }
 
 std::unique_ptr<Condition> makeClassificationCondition(std::vector<std::string> classifications) {
   return makeCondition(
       "classification",
-      [classifications = std::move(classifications)](
-          const MessageFacts& facts, MessageScan&) -> std::optional<std::string> {
+      [classifications = std::move(classifications)](const MessageFacts& facts,
+                                                     MessageScan&) -> std::optional<std::string> {
         for (const std::string& wanted : classifications) {
           if (!facts.classification.empty() && equalsIgnoreCase(wanted, facts.classification)) {
             return "classification is " + quoteForReason(facts.classification);

@@ -6,11 +6,6 @@
 // untrusted; reasons quote it with control characters replaced and long text cut.
 #pragma once
 
-#include "policy/file_type.h"
-#include "policy/message_scan.h"
-#include "policy/pattern.h"
-#include "policy/rule.h"
-
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -18,6 +13,11 @@
 #include <string_view>
 #include <unordered_set>
 #include <vector>
+
+#include "policy/file_type.h"
+#include "policy/message_scan.h"
+#include "policy/pattern.h"
+#include "policy/rule.h"
 
 namespace bulwark::policy {
 

@@ -73,8 +73,7 @@ std::optional<std::string> zipEncryption(std::string_view content) {
   }
   // The central directory, found from the end-of-directory record (within the last 64 KiB +
   // 22 bytes: the record plus the longest comment).
-  const std::size_t search_from =
-      content.size() > 65557 ? content.size() - 65557 : std::size_t{0};
+  const std::size_t search_from = content.size() > 65557 ? content.size() - 65557 : std::size_t{0};
   const std::size_t end = content.rfind(kZipEndOfDirectory);
   if (end == std::string_view::npos || end < search_from) return std::nullopt;
   const auto entries = readLittleEndian(content, end + 10, 2);
@@ -134,10 +133,9 @@ std::optional<std::string> sevenZipEncryption(std::string_view content) {
   if (!next_offset || !next_size) return std::nullopt;
   const std::uint64_t start = 32 + *next_offset;
   if (*next_offset > content.size() || start >= content.size()) return std::nullopt;
-  const std::string_view header =
-      content.substr(static_cast<std::size_t>(start),
-                     static_cast<std::size_t>(std::min<std::uint64_t>(*next_size,
-                                                                      content.size() - start)));
+  const std::string_view header = content.substr(
+      static_cast<std::size_t>(start),
+      static_cast<std::size_t>(std::min<std::uint64_t>(*next_size, content.size() - start)));
   if (header.find(kSevenZipAesCoder) == std::string_view::npos) return std::nullopt;
   // 0x17 (kEncodedHeader): the header itself is packed, here with AES, so names are hidden.
   if (!header.empty() && header[0] == '\x17') {
@@ -157,7 +155,10 @@ FileKind sniffFileKind(std::string_view content) {
   if (content.substr(0, 1024).find("%PDF-") != std::string_view::npos) return FileKind::pdf;
   if (startsWith(content, kOle2Magic)) return FileKind::ole2;
   if (startsWith(content, "MZ") && content.size() >= 64) return FileKind::exe;
-  if (startsWith(content, "\x7F" "ELF")) return FileKind::elf;
+  if (startsWith(content,
+                 "\x7F"
+                 "ELF"))
+    return FileKind::elf;
   if (startsWith(content, "\x89PNG\r\n\x1A\n")) return FileKind::png;
   if (startsWith(content, "\xFF\xD8\xFF")) return FileKind::jpeg;
   if (startsWith(content, "GIF87a") || startsWith(content, "GIF89a")) return FileKind::gif;

@@ -12,7 +12,21 @@
 
 namespace bulwark::policy {
 
-enum class FileKind { unknown, pdf, zip, ooxml, ole2, exe, elf, png, jpeg, gif, gzip, sevenzip, rar };
+enum class FileKind {
+  unknown,
+  pdf,
+  zip,
+  ooxml,
+  ole2,
+  exe,
+  elf,
+  png,
+  jpeg,
+  gif,
+  gzip,
+  sevenzip,
+  rar
+};
 
 FileKind sniffFileKind(std::string_view content);
 // The names rule files use: "pdf", "zip", "ooxml", "ole2", "exe", "elf", "png", "jpeg", "gif",

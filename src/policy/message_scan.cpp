@@ -86,7 +86,8 @@ const MessageScan::Hits& MessageScan::bodyHits(const TextIndex& index) {
     if (index.patterns().size() > 0) {
       index.patterns().match(texts[text].text, found);
       for (std::size_t pattern = 0; pattern < found.size(); ++pattern) {
-        if (found[pattern] && hits.body_patterns[pattern] < 0) hits.body_patterns[pattern] = position;
+        if (found[pattern] && hits.body_patterns[pattern] < 0)
+          hits.body_patterns[pattern] = position;
       }
     }
   }

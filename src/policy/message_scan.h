@@ -5,15 +5,15 @@
 // untrusted; its texts come from the MIME view (decoded, UTF-8).
 #pragma once
 
-#include "common/result.h"
-#include "policy/pattern.h"
-#include "policy/word_matcher.h"
-
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/result.h"
+#include "policy/pattern.h"
+#include "policy/word_matcher.h"
 
 namespace bulwark::policy {
 

@@ -29,8 +29,9 @@ Result<Pattern> Pattern::compile(std::string_view source, std::int64_t max_memor
                            " bytes; use fewer or smaller repetitions and alternatives, or split "
                            "it into several patterns");
     }
-    return makeError("pattern_syntax", "invalid pattern (" + regex->error() +
-                                           "); RE2 syntax: https://github.com/google/re2/wiki/Syntax");
+    return makeError("pattern_syntax",
+                     "invalid pattern (" + regex->error() +
+                         "); RE2 syntax: https://github.com/google/re2/wiki/Syntax");
   }
   Pattern pattern;
   pattern.source_ = std::string(source);
@@ -48,8 +49,7 @@ std::optional<std::string_view> Pattern::search(std::string_view text) const {
 }
 
 struct PatternSet::Compiled {
-  explicit Compiled(std::int64_t max_memory)
-      : set(patternOptions(max_memory), RE2::UNANCHORED) {}
+  explicit Compiled(std::int64_t max_memory) : set(patternOptions(max_memory), RE2::UNANCHORED) {}
   RE2::Set set;
   bool usable = false;  // false: the set did not fit; patterns run one by one
 };

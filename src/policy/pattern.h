@@ -4,8 +4,6 @@
 // untrusted UTF-8; RE2 types stay out of this header.
 #pragma once
 
-#include "common/result.h"
-
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -13,6 +11,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "common/result.h"
 
 namespace re2 {
 class RE2;

@@ -2,17 +2,17 @@
 // recorded with what they would do, enforce-mode actions recorded into MessageChanges, stop.
 #include "policy/rule.h"
 
+#include <algorithm>
+
 #include "common/strings.h"
 #include "policy/message_scan.h"
-
-#include <algorithm>
 
 namespace bulwark::policy {
 
 bool Organisation::isInside(std::string_view address_or_domain) const {
   const std::size_t at = address_or_domain.rfind('@');
-  std::string domain = asciiLower(
-      at == std::string_view::npos ? address_or_domain : address_or_domain.substr(at + 1));
+  std::string domain = asciiLower(at == std::string_view::npos ? address_or_domain
+                                                               : address_or_domain.substr(at + 1));
   while (!domain.empty() && domain.back() == '.') domain.pop_back();
   if (domain.empty()) return false;
   for (const std::string& entry : domains) {
@@ -52,8 +52,8 @@ Evaluation RuleSet::evaluate(const MessageFacts& facts) const {
     bool vetoed = false;
     for (const auto& exception : rule.exceptions) {
       if (auto reason = exception->matchScanned(current, scan)) {
-        evaluation.vetoes.push_back({rule.name, rule.mode, std::move(match.reasons),
-                                     std::move(*reason)});
+        evaluation.vetoes.push_back(
+            {rule.name, rule.mode, std::move(match.reasons), std::move(*reason)});
         vetoed = true;
         break;
       }

@@ -4,13 +4,6 @@
 // This is start-up code: toml++ reports syntax errors as exceptions, caught here.
 #include "policy/rule_loader.h"
 
-#include "common/strings.h"
-#include "policy/actions.h"
-#include "policy/conditions.h"
-#include "policy/file_type.h"
-#include "policy/message_scan.h"
-#include "policy/text_folding.h"
-
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -21,6 +14,13 @@
 #include <span>
 #include <sstream>
 #include <unordered_map>
+
+#include "common/strings.h"
+#include "policy/actions.h"
+#include "policy/conditions.h"
+#include "policy/file_type.h"
+#include "policy/message_scan.h"
+#include "policy/text_folding.h"
 
 namespace bulwark::policy {
 namespace {
@@ -80,9 +80,9 @@ std::size_t editDistance(std::string_view left, std::string_view right) {
   for (std::size_t column = 0; column < columns; ++column) at(0, column) = column;
   for (std::size_t row = 1; row <= left.size(); ++row) {
     for (std::size_t column = 1; column < columns; ++column) {
-      std::size_t best = std::min({at(row - 1, column) + 1, at(row, column - 1) + 1,
-                                   at(row - 1, column - 1) +
-                                       (left[row - 1] == right[column - 1] ? 0 : 1)});
+      std::size_t best =
+          std::min({at(row - 1, column) + 1, at(row, column - 1) + 1,
+                    at(row - 1, column - 1) + (left[row - 1] == right[column - 1] ? 0 : 1)});
       if (row > 1 && column > 1 && left[row - 1] == right[column - 2] &&
           left[row - 2] == right[column - 1]) {
         best = std::min(best, at(row - 2, column - 2) + 1);
@@ -197,11 +197,10 @@ class FileLoader {
       : state_(state), file_(std::move(file)), directory_(std::move(directory)) {}
 
   ~FileLoader() {
-    std::stable_sort(problems_.begin(), problems_.end(),
-                     [](const RuleProblem& left, const RuleProblem& right) {
-                       return std::pair(left.line, left.column) <
-                              std::pair(right.line, right.column);
-                     });
+    std::stable_sort(
+        problems_.begin(), problems_.end(), [](const RuleProblem& left, const RuleProblem& right) {
+          return std::pair(left.line, left.column) < std::pair(right.line, right.column);
+        });
     state_.problems.insert(state_.problems.end(), problems_.begin(), problems_.end());
   }
 
@@ -225,8 +224,9 @@ class FileLoader {
   void loadRuleArray(const toml::node& node) {
     const toml::array* array = node.as_array();
     if (array == nullptr || !array->is_array_of_tables()) {
-      report(node, "\"rule\" must be an array of tables: write each rule as [[rule]] (two "
-                   "brackets), not [rule] or rule = ...");
+      report(node,
+             "\"rule\" must be an array of tables: write each rule as [[rule]] (two "
+             "brackets), not [rule] or rule = ...");
       return;
     }
     for (const toml::node& element : *array) loadRule(*element.as_table());
@@ -254,8 +254,7 @@ class FileLoader {
     rule.source = file_;
     rule.line = static_cast<int>(table.source().begin.line);
     for (auto&& [key, node] : table) {
-      if (std::find(std::begin(kRuleKeys), std::end(kRuleKeys), key.str()) ==
-          std::end(kRuleKeys)) {
+      if (std::find(std::begin(kRuleKeys), std::end(kRuleKeys), key.str()) == std::end(kRuleKeys)) {
         std::string message = "unknown rule key \"" + std::string(key.str()) + "\"";
         if (key.str() == "stop_processing") {
           message += "; write stop = true";
@@ -284,14 +283,16 @@ class FileLoader {
         report(*name, "name must be a non-empty string, e.g. name = \"top secret needs TLS\"");
       }
     } else {
-      report(table, "this rule has no name; add name = \"...\" (names appear in traces and in "
-                    "`bulwark rules test`)");
+      report(table,
+             "this rule has no name; add name = \"...\" (names appear in traces and in "
+             "`bulwark rules test`)");
     }
     if (const toml::node* priority = table.get("priority")) {
       const auto* value = priority->as_integer();
       if (value == nullptr || value->get() < -1000000 || value->get() > 1000000) {
-        report(*priority, "priority must be an integer between -1000000 and 1000000 (lower runs "
-                          "first), e.g. priority = 10");
+        report(*priority,
+               "priority must be an integer between -1000000 and 1000000 (lower runs "
+               "first), e.g. priority = 10");
       } else {
         rule.priority = static_cast<int>(value->get());
       }
@@ -303,12 +304,13 @@ class FileLoader {
       } else if (value != nullptr && value->get() == "test") {
         rule.mode = RuleMode::test;
       } else {
-        report(*mode, "mode must be \"enforce\" or \"test\" (test only records what the rule "
-                      "would do)" +
-                          (value != nullptr
-                               ? didYouMean(value->get(),
-                                            std::array<std::string_view, 2>{"enforce", "test"})
-                               : std::string()));
+        report(
+            *mode,
+            "mode must be \"enforce\" or \"test\" (test only records what the rule "
+            "would do)" +
+                (value != nullptr
+                     ? didYouMean(value->get(), std::array<std::string_view, 2>{"enforce", "test"})
+                     : std::string()));
       }
     }
     if (const toml::node* stop = table.get("stop")) {
@@ -328,11 +330,13 @@ class FileLoader {
     if (actions != nullptr) loadActions(*actions, rule);
     if (actions != nullptr && actions->is_table() && rule.actions.empty() &&
         problemCount() == problems_before) {
-      report(*actions, "[rule.then] has no actions; a rule must do something (e.g. "
-                       "require_tls = true, quarantine = true)");
+      report(*actions,
+             "[rule.then] has no actions; a rule must do something (e.g. "
+             "require_tls = true, quarantine = true)");
     } else if (actions == nullptr) {
-      report(table, "rule \"" + rule.name + "\" has no [rule.then] table; a rule must do "
-                    "something (e.g. require_tls = true)");
+      report(table, "rule \"" + rule.name +
+                        "\" has no [rule.then] table; a rule must do "
+                        "something (e.g. require_tls = true)");
     }
     if (problemCount() != problems_before) return;  // only good rules are kept
     if (state_.rules.size() >= state_.environment.max_rules) {
@@ -366,14 +370,15 @@ class FileLoader {
       if (list_files && value.starts_with("@")) {
         return readListFile(element, value.substr(1), entries);
       }
-      entries.push_back({value, file_, static_cast<int>(where.line),
-                         static_cast<int>(where.column)});
+      entries.push_back(
+          {value, file_, static_cast<int>(where.line), static_cast<int>(where.column)});
       return true;
     };
     if (const toml::array* array = node.as_array()) {
       if (array->empty()) {
-        report(node, std::string(key) + " is an empty list; give at least one value or remove "
-                                        "the line");
+        report(node, std::string(key) +
+                         " is an empty list; give at least one value or remove "
+                         "the line");
         return std::nullopt;
       }
       bool good = true;
@@ -428,8 +433,9 @@ class FileLoader {
     } else if (const auto* text = node.as_string()) {
       if (auto bytes = parseSize(text->get())) return bytes;
     }
-    report(node, std::string(key) + " must be a size in bytes: a number or a string such as "
-                                    "\"10MB\", \"512KB\" (K, M, G are multiples of 1024)");
+    report(node, std::string(key) +
+                     " must be a size in bytes: a number or a string such as "
+                     "\"10MB\", \"512KB\" (K, M, G are multiples of 1024)");
     return std::nullopt;
   }
 
@@ -551,8 +557,9 @@ class FileLoader {
         const bool valid = !domain.empty() && domain.front() != '.' &&
                            domain.find_first_of("@*/ \t") == std::string_view::npos;
         if (!valid) {
-          reportAt(entry, "\"" + entry.value + "\" is not a domain: write \"example.com\" or "
-                          "\"*.example.com\" (its subdomains); addresses go in from / to");
+          reportAt(entry, "\"" + entry.value +
+                              "\" is not a domain: write \"example.com\" or "
+                              "\"*.example.com\" (its subdomains); addresses go in from / to");
           good = false;
           continue;
         }
@@ -566,12 +573,12 @@ class FileLoader {
     if (name == "from_scope" || name == "to_scope") {
       const auto* value = node.as_string();
       if (value == nullptr || (value->get() != "inside" && value->get() != "outside")) {
-        report(node, std::string(name) + " must be \"inside\" or \"outside\" (the organisation: "
-                                         "local domains and [rules] internal_domains)");
+        report(node, std::string(name) +
+                         " must be \"inside\" or \"outside\" (the organisation: "
+                         "local domains and [rules] internal_domains)");
         return nullptr;
       }
-      return makeScopeCondition(name == "from_scope" ? AddressRole::sender
-                                                     : AddressRole::recipient,
+      return makeScopeCondition(name == "from_scope" ? AddressRole::sender : AddressRole::recipient,
                                 value->get() == "inside");
     }
     if (name == "subject_contains" || name == "subject_or_body_contains") {
@@ -590,9 +597,9 @@ class FileLoader {
         words.push_back({word, state_.index->addWord(word)});
       }
       if (!good) return nullptr;
-      return makeWordsCondition(state_.index, std::move(words),
-                                name == "subject_contains" ? TextScope::subject
-                                                           : TextScope::subject_or_body);
+      return makeWordsCondition(
+          state_.index, std::move(words),
+          name == "subject_contains" ? TextScope::subject : TextScope::subject_or_body);
     }
     if (name == "subject_matches" || name == "subject_or_body_matches") {
       auto entries = strings(node, name, true);
@@ -609,44 +616,45 @@ class FileLoader {
         patterns.push_back({entry.value, *id});
       }
       if (!good) return nullptr;
-      return makePatternsCondition(state_.index, std::move(patterns),
-                                   name == "subject_matches" ? TextScope::subject
-                                                             : TextScope::subject_or_body);
+      return makePatternsCondition(
+          state_.index, std::move(patterns),
+          name == "subject_matches" ? TextScope::subject : TextScope::subject_or_body);
     }
     if (name == "header_contains") {
       std::vector<HeaderWords> fields;
-      const bool good = headerTables(node, name, "words", [&](const std::string& header,
-                                                              const std::vector<Entry>& entries) {
-        HeaderWords field{header, {}};
-        for (const Entry& entry : entries) {
-          if (trim(foldForMatching(entry.value)).empty()) {
-            reportAt(entry, "an empty word matches nothing; remove it");
-            return false;
-          }
-          field.words.emplace_back(trim(entry.value));
-        }
-        fields.push_back(std::move(field));
-        return true;
-      });
+      const bool good = headerTables(
+          node, name, "words", [&](const std::string& header, const std::vector<Entry>& entries) {
+            HeaderWords field{header, {}};
+            for (const Entry& entry : entries) {
+              if (trim(foldForMatching(entry.value)).empty()) {
+                reportAt(entry, "an empty word matches nothing; remove it");
+                return false;
+              }
+              field.words.emplace_back(trim(entry.value));
+            }
+            fields.push_back(std::move(field));
+            return true;
+          });
       if (!good) return nullptr;
       return makeHeaderWordsCondition(std::move(fields));
     }
     if (name == "header_matches") {
       std::vector<HeaderPatterns> fields;
-      const bool good = headerTables(node, name, "patterns", [&](const std::string& header,
-                                                                 const std::vector<Entry>& entries) {
-        HeaderPatterns field{header, {}};
-        bool all = true;
-        for (const Entry& entry : entries) {
-          if (auto compiled = pattern(entry)) {
-            field.patterns.push_back(std::move(*compiled));
-          } else {
-            all = false;
-          }
-        }
-        fields.push_back(std::move(field));
-        return all;
-      });
+      const bool good =
+          headerTables(node, name, "patterns",
+                       [&](const std::string& header, const std::vector<Entry>& entries) {
+                         HeaderPatterns field{header, {}};
+                         bool all = true;
+                         for (const Entry& entry : entries) {
+                           if (auto compiled = pattern(entry)) {
+                             field.patterns.push_back(std::move(*compiled));
+                           } else {
+                             all = false;
+                           }
+                         }
+                         fields.push_back(std::move(field));
+                         return all;
+                       });
       if (!good) return nullptr;
       return makeHeaderPatternsCondition(std::move(fields));
     }
@@ -674,8 +682,9 @@ class FileLoader {
         std::string_view extension = trim(entry.value);
         while (extension.starts_with(".")) extension.remove_prefix(1);
         if (extension.empty() || extension.find_first_of("./\\ *") != std::string_view::npos) {
-          reportAt(entry, "\"" + entry.value + "\" is not a file extension; write e.g. \"exe\" "
-                          "(patterns go in attachment_name_matches)");
+          reportAt(entry, "\"" + entry.value +
+                              "\" is not a file extension; write e.g. \"exe\" "
+                              "(patterns go in attachment_name_matches)");
           good = false;
           continue;
         }
@@ -719,7 +728,7 @@ class FileLoader {
       auto entries = strings(node, name, false);
       if (!entries) return nullptr;
       const std::span<const std::string_view> known =
-          name == "spf" ? std::span<const std::string_view>(kSpfResults)
+          name == "spf"    ? std::span<const std::string_view>(kSpfResults)
           : name == "dkim" ? std::span<const std::string_view>(kDkimResults)
                            : std::span<const std::string_view>(kDmarcResults);
       std::vector<std::string> results;
@@ -745,11 +754,10 @@ class FileLoader {
         name == "authenticated_sender") {
       auto expected = boolean(node, name);
       if (!expected) return nullptr;
-      const MessageFlag flag = name == "spam"             ? MessageFlag::spam
-                               : name == "domain_secured" ? MessageFlag::domain_secured
-                               : name == "received_over_tls"
-                                   ? MessageFlag::received_over_tls
-                                   : MessageFlag::authenticated_sender;
+      const MessageFlag flag = name == "spam"                ? MessageFlag::spam
+                               : name == "domain_secured"    ? MessageFlag::domain_secured
+                               : name == "received_over_tls" ? MessageFlag::received_over_tls
+                                                             : MessageFlag::authenticated_sender;
       return makeFlagCondition(flag, *expected);
     }
     if (name == "classification") {
@@ -834,8 +842,9 @@ class FileLoader {
                array != nullptr && array->is_array_of_tables() && !array->empty()) {
       for (const toml::node& element : *array) tables.push_back(element.as_table());
     } else {
-      report(node, std::string(key) + " takes {name = \"X-Example\", value = \"...\"} or a "
-                                      "list of them");
+      report(node, std::string(key) +
+                       " takes {name = \"X-Example\", value = \"...\"} or a "
+                       "list of them");
       return nullptr;
     }
     std::vector<HeaderEdit> edits;
@@ -877,8 +886,8 @@ class FileLoader {
     const toml::node* inline_text = table.get(key);
     const toml::node* file = table.get(file_key);
     if (inline_text != nullptr && file != nullptr) {
-      report(*file, "give either " + std::string(key) + " or " + std::string(file_key) +
-                        ", not both");
+      report(*file,
+             "give either " + std::string(key) + " or " + std::string(file_key) + ", not both");
       return std::nullopt;
     }
     std::string text;
@@ -947,8 +956,8 @@ class FileLoader {
         bool good = true;
         for (auto&& [field, value] : *table) {
           if (std::find(std::begin(kKeys), std::end(kKeys), field.str()) == std::end(kKeys)) {
-            report(field.source(), "unknown key \"" + std::string(field.str()) +
-                                       "\" in reject" + didYouMean(field.str(), kKeys) +
+            report(field.source(), "unknown key \"" + std::string(field.str()) + "\" in reject" +
+                                       didYouMean(field.str(), kKeys) +
                                        " (known: code, status, text)");
             good = false;
           }
@@ -1078,8 +1087,8 @@ class FileLoader {
       bool good = true;
       for (auto&& [field, value] : *table) {
         if (std::find(std::begin(kKeys), std::end(kKeys), field.str()) == std::end(kKeys)) {
-          report(field.source(), "unknown key \"" + std::string(field.str()) +
-                                     "\" in disclaimer" + didYouMean(field.str(), kKeys) +
+          report(field.source(), "unknown key \"" + std::string(field.str()) + "\" in disclaimer" +
+                                     didYouMean(field.str(), kKeys) +
                                      " (known: " + joinNames(kKeys) + ")");
           good = false;
         }
@@ -1089,8 +1098,9 @@ class FileLoader {
       auto html = disclaimerText(*table, "html", "html_file");
       if (!good || !text || !html) return nullptr;
       if (text->empty() && html->empty()) {
-        report(node, "the disclaimer needs text (or text_file), and html (or html_file) for "
-                     "HTML parts if the text should not be used there");
+        report(node,
+               "the disclaimer needs text (or text_file), and html (or html_file) for "
+               "HTML parts if the text should not be used there");
         return nullptr;
       }
       disclaimer.text = std::move(*text);
@@ -1102,8 +1112,9 @@ class FileLoader {
         } else if (value != nullptr && value->get() == "skip") {
           disclaimer.signed_content = mime::Disclaimer::SignedContent::skip;
         } else {
-          report(*signed_node, "signed must be \"wrap\" (the signed original becomes an "
-                               "attachment) or \"skip\" (signed messages get no disclaimer)");
+          report(*signed_node,
+                 "signed must be \"wrap\" (the signed original becomes an "
+                 "attachment) or \"skip\" (signed messages get no disclaimer)");
           return nullptr;
         }
       }
@@ -1144,9 +1155,9 @@ std::optional<toml::table> parseToml(std::string_view text, const std::string& s
 void loadFileInto(LoadState& state, const std::filesystem::path& file) {
   ReadFile read = readWholeFile(file);
   if (!read.error.empty()) {
-    state.problems.push_back({file.string(), 0, 0,
-                              "cannot read rule file: " + read.error +
-                                  "; check the path and its permissions"});
+    state.problems.push_back(
+        {file.string(), 0, 0,
+         "cannot read rule file: " + read.error + "; check the path and its permissions"});
     return;
   }
   auto root = parseToml(read.text, file.string(), state.problems);
@@ -1187,9 +1198,9 @@ RuleLoad loadRulesFromConfig(const std::filesystem::path& config_file,
   LoadState state(environment);
   ReadFile read = readWholeFile(config_file);
   if (!read.error.empty()) {
-    state.problems.push_back({config_file.string(), 0, 0,
-                              "cannot read configuration file: " + read.error +
-                                  "; check the path and its permissions"});
+    state.problems.push_back(
+        {config_file.string(), 0, 0,
+         "cannot read configuration file: " + read.error + "; check the path and its permissions"});
     return finish(state);
   }
   auto root = parseToml(read.text, config_file.string(), state.problems);

@@ -43,10 +43,8 @@ bool isScriptWithoutSpaces(gunichar character) {
     case G_UNICODE_SCRIPT_THAI:
     case G_UNICODE_SCRIPT_LAO:
     case G_UNICODE_SCRIPT_KHMER:
-    case G_UNICODE_SCRIPT_MYANMAR:
-      return true;
-    default:
-      return false;
+    case G_UNICODE_SCRIPT_MYANMAR: return true;
+    default: return false;
   }
 }
 
@@ -132,8 +130,8 @@ bool wordCharacterBefore(std::string_view text, std::size_t position) {
          (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) {
     --start;
   }
-  const gunichar character = g_utf8_get_char_validated(text.data() + start,
-                                                       static_cast<gssize>(position - start));
+  const gunichar character =
+      g_utf8_get_char_validated(text.data() + start, static_cast<gssize>(position - start));
   if (character == static_cast<gunichar>(-1) || character == static_cast<gunichar>(-2)) {
     return false;
   }
@@ -145,7 +143,8 @@ bool wordCharacterAt(std::string_view text, std::size_t position) {
   const unsigned char first = static_cast<unsigned char>(text[position]);
   if (first < 0x80) return isAsciiWordCharacter(first);
   const gunichar character = g_utf8_get_char_validated(
-      text.data() + position, static_cast<gssize>(std::min<std::size_t>(4, text.size() - position)));
+      text.data() + position,
+      static_cast<gssize>(std::min<std::size_t>(4, text.size() - position)));
   if (character == static_cast<gunichar>(-1) || character == static_cast<gunichar>(-2)) {
     return false;
   }

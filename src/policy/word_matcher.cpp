@@ -3,10 +3,10 @@
 // byte. See word_matcher.h.
 #include "policy/word_matcher.h"
 
-#include "policy/text_folding.h"
-
 #include <algorithm>
 #include <deque>
+
+#include "policy/text_folding.h"
 
 namespace bulwark::policy {
 
@@ -70,8 +70,8 @@ void WordMatcher::build() {
     // Missing transitions follow the failure state's (already complete) row.
     std::copy_n(next.begin() + static_cast<std::ptrdiff_t>(fallback * classes_), classes_,
                 next.begin() + static_cast<std::ptrdiff_t>(state * classes_));
-    output_link_[state] = word_at_[fallback] >= 0 ? static_cast<std::int32_t>(fallback)
-                                                  : output_link_[fallback];
+    output_link_[state] =
+        word_at_[fallback] >= 0 ? static_cast<std::int32_t>(fallback) : output_link_[fallback];
     has_output[state] = word_at_[state] >= 0 || output_link_[state] >= 0;
     for (const auto& [byte, child] : trie_[state].children) {
       failure[static_cast<std::size_t>(child)] = next[fallback * classes_ + byte_class_[byte]];

@@ -44,7 +44,7 @@ class WordMatcher {
   // The dense DFA: row (state * classes_) + class → the next state's row * 2, plus 1 when a word
   // ends there, so the scan does one dependent load per byte.
   std::vector<std::uint32_t> transitions_;
-  std::uint16_t byte_class_[256] = {};     // bytes that occur in no word share class 0
+  std::uint16_t byte_class_[256] = {};  // bytes that occur in no word share class 0
   std::size_t classes_ = 1;
   bool built_ = false;
 };

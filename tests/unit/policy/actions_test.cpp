@@ -1,12 +1,13 @@
 // Each action of [rule.then]: the effect it records in MessageChanges and its description, and
 // the load-time checks of its values.
 #include "policy/actions.h"
-#include "policy_test_support.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+
+#include "policy_test_support.h"
 
 namespace bulwark::policy {
 namespace {
@@ -33,14 +34,15 @@ TEST(Actions, RequireTls) {
   EXPECT_TRUE(evaluation.changes.require_tls);
   EXPECT_EQ(evaluation.matches.at(0).actions,
             std::vector<std::string>{"require TLS for outbound delivery"});
-  EXPECT_NE(problemOfActions("require_tls = false").find("test.toml:4:15: require_tls = false "
-                                                         "does nothing"),
+  EXPECT_NE(problemOfActions("require_tls = false")
+                .find("test.toml:4:15: require_tls = false "
+                      "does nothing"),
             std::string::npos);
 }
 
 TEST(Actions, RejectWithValidatedStatus) {
-  Evaluation evaluation =
-      runActions(R"(reject = {code = 550, status = "5.7.1", text = "Confidential mail must not leave"})");
+  Evaluation evaluation = runActions(
+      R"(reject = {code = 550, status = "5.7.1", text = "Confidential mail must not leave"})");
   ASSERT_TRUE(evaluation.changes.reject);
   EXPECT_EQ(evaluation.changes.reject->code, 550);
   EXPECT_EQ(evaluation.changes.reject->enhanced, "5.7.1");
@@ -115,10 +117,10 @@ TEST(Actions, HeaderEdits) {
   EXPECT_NE(problemOfActions("set_header = {name = \"X-A\", value = \"a\\r\\nBcc: evil@x.test\"}")
                 .find("cannot contain CR, LF or NUL"),
             std::string::npos);
-  EXPECT_NE(problemOfActions("add_header = {name = \"X-A\", value = \"" + std::string(999, 'v') +
-                             "\"}")
-                .find("too long"),
-            std::string::npos);
+  EXPECT_NE(
+      problemOfActions("add_header = {name = \"X-A\", value = \"" + std::string(999, 'v') + "\"}")
+          .find("too long"),
+      std::string::npos);
   EXPECT_NE(problemOfActions(R"(add_header = {name = "X-A", valeu = "x"})")
                 .find("did you mean \"value\"?"),
             std::string::npos);
@@ -133,10 +135,9 @@ TEST(Actions, SubjectClassificationRouteSpam) {
   EXPECT_EQ(evaluation.changes.route_connector, "secure-partner");
   EXPECT_EQ(evaluation.changes.spam, true);
   EXPECT_EQ(evaluation.matches.at(0).actions,
-            (std::vector<std::string>{"prepend \"[EXTERNAL] \" to the subject",
-                                      "set classification \"Confidential\"",
-                                      "route through send connector \"secure-partner\"",
-                                      "mark as spam"}));
+            (std::vector<std::string>{
+                "prepend \"[EXTERNAL] \" to the subject", "set classification \"Confidential\"",
+                "route through send connector \"secure-partner\"", "mark as spam"}));
   EXPECT_NE(problemOfActions(R"(route_via = "secure-partnr")")
                 .find("no [[send_connector]] is named \"secure-partnr\"; did you mean "
                       "\"secure-partner\"? (configured: secure-partner, smarthost)"),
@@ -145,7 +146,8 @@ TEST(Actions, SubjectClassificationRouteSpam) {
 
 TEST(Actions, Disclaimer) {
   Evaluation evaluation = runActions(
-      R"(disclaimer = {text = "Sent from outside.", html = "<p>Sent from outside.</p>", signed = "skip"})");
+      "disclaimer = {text = \"Sent from outside.\", html = \"<p>Sent from outside.</p>\", "
+      "signed = \"skip\"}");
   ASSERT_TRUE(evaluation.changes.disclaimer);
   EXPECT_EQ(evaluation.changes.disclaimer->text, "Sent from outside.");
   EXPECT_EQ(evaluation.changes.disclaimer->html, "<p>Sent from outside.</p>");

@@ -1,12 +1,13 @@
 // Each condition of [rule.if], through the loader and RuleSet::evaluate on a hand-built MIME
 // view: what matches, what does not, and the reason it gives.
 #include "policy/conditions.h"
-#include "policy_test_support.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+
+#include "policy_test_support.h"
 
 namespace bulwark::policy {
 namespace {
@@ -168,11 +169,11 @@ TEST(HeaderConditions, ContainsAndMatches) {
   TestMessage message;
   message.parsed.headers.emplace_back("X-Mailer", "Mass Mailer Pro 9");
   message.parsed.headers.emplace_back("x-priority", "1 (Highest)");
-  EXPECT_EQ(reasonOf(R"(header_contains = {name = "x-mailer", words = ["mailer pro"]})",
-                     message.facts),
-            "header x-mailer contains \"mailer pro\"");
-  EXPECT_FALSE(matchOne(R"(header_contains = {name = "X-Mailer", words = ["mail"]})",
-                        message.facts));
+  EXPECT_EQ(
+      reasonOf(R"(header_contains = {name = "x-mailer", words = ["mailer pro"]})", message.facts),
+      "header x-mailer contains \"mailer pro\"");
+  EXPECT_FALSE(
+      matchOne(R"(header_contains = {name = "X-Mailer", words = ["mail"]})", message.facts));
   EXPECT_EQ(reasonOf(R"(header_matches = [{name = "X-Other", patterns = ["."]},
                        {name = "X-Priority", patterns = ['^1\b']}])",
                      message.facts),
@@ -249,8 +250,7 @@ TEST(MessageConditions, FlagsAndClassification) {
   message.facts.received_over_tls = true;
   message.facts.classification = "Confidential";
   EXPECT_EQ(reasonOf("received_over_tls = true", message.facts), "received over TLS");
-  EXPECT_EQ(reasonOf("authenticated_sender = false", message.facts),
-            "sender is not authenticated");
+  EXPECT_EQ(reasonOf("authenticated_sender = false", message.facts), "sender is not authenticated");
   EXPECT_FALSE(matchOne("domain_secured = true", message.facts));
   EXPECT_FALSE(matchOne("spam = true", message.facts));
   message.facts.spam = true;
@@ -268,13 +268,13 @@ TEST(MessageConditions, AllConditionsOfARuleMustMatch) {
   message.facts.dmarc = "fail";
   message.facts.from_address = "ceo@example.com";
   message.facts.authenticated_sender = false;
-  auto reasons = matchOne(
-      "from_domain = \"example.com\"\ndmarc = \"fail\"\nauthenticated_sender = false",
-      message.facts);
+  auto reasons =
+      matchOne("from_domain = \"example.com\"\ndmarc = \"fail\"\nauthenticated_sender = false",
+               message.facts);
   ASSERT_TRUE(reasons);
-  EXPECT_EQ(*reasons, (std::vector<std::string>{
-                          "from domain \"example.com\" matches \"example.com\"",
-                          "dmarc result is \"fail\"", "sender is not authenticated"}));
+  EXPECT_EQ(*reasons,
+            (std::vector<std::string>{"from domain \"example.com\" matches \"example.com\"",
+                                      "dmarc result is \"fail\"", "sender is not authenticated"}));
   message.facts.dmarc = "pass";
   EXPECT_FALSE(matchOne("from_domain = \"example.com\"\ndmarc = \"fail\"", message.facts));
 }

@@ -1,9 +1,9 @@
 // RuleSet::evaluate: priority order (stable for equal priorities), conditions ANDed, exceptions
 // veto, test mode records without effect, stop ends the evaluation, later rules see earlier
 // verdicts.
-#include "policy_test_support.h"
-
 #include <gtest/gtest.h>
+
+#include "policy_test_support.h"
 
 namespace bulwark::policy {
 namespace {
@@ -40,8 +40,8 @@ prepend_subject = "[b] "
 )");
   TestMessage message;
   Evaluation evaluation = rules->evaluate(message.facts);
-  EXPECT_EQ(ruleNames(evaluation), (std::vector<std::string>{"early", "first of equals",
-                                                             "second of equals", "late"}));
+  EXPECT_EQ(ruleNames(evaluation),
+            (std::vector<std::string>{"early", "first of equals", "second of equals", "late"}));
   EXPECT_EQ(evaluation.changes.subject_prefix, "[early] [a] [b] [late] ");
   EXPECT_EQ(evaluation.matches[0].reasons,
             std::vector<std::string>{"no conditions: every message"});
@@ -74,8 +74,7 @@ disclaimer = {text = "External mail."}
   EXPECT_EQ(vetoed.vetoes[0].rule, "external disclaimer");
   EXPECT_EQ(vetoed.vetoes[0].reasons,
             std::vector<std::string>{"recipient \"bob@partner.test\" is outside the organisation"});
-  EXPECT_EQ(vetoed.vetoes[0].exception,
-            "from \"ceo@example.com\" matches \"ceo@example.com\"");
+  EXPECT_EQ(vetoed.vetoes[0].exception, "from \"ceo@example.com\" matches \"ceo@example.com\"");
 }
 
 TEST(Evaluation, TestModeRecordsWouldBeActionsWithoutEffect) {
@@ -183,7 +182,8 @@ add_bcc = "b@example.com"
   TestMessage message;
   Evaluation evaluation = rules->evaluate(message.facts);
   EXPECT_EQ(evaluation.changes.route_connector, "secure-partner");
-  EXPECT_EQ(evaluation.changes.add_bcc, (std::vector<std::string>{"a@example.com", "b@example.com"}));
+  EXPECT_EQ(evaluation.changes.add_bcc,
+            (std::vector<std::string>{"a@example.com", "b@example.com"}));
 }
 
 TEST(Evaluation, EmptyRuleSet) {

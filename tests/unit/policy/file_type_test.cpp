@@ -35,9 +35,9 @@ std::string makeZip(const std::vector<ZipEntry>& entries) {
     out += std::string("PK\x03\x04", 4);
     putLittleEndian(out, 20, 2);
     putLittleEndian(out, entry.local_flags, 2);
-    putLittleEndian(out, 0, 2);   // stored
-    putLittleEndian(out, 0, 4);   // time, date
-    putLittleEndian(out, 0, 4);   // CRC (not checked here)
+    putLittleEndian(out, 0, 2);  // stored
+    putLittleEndian(out, 0, 4);  // time, date
+    putLittleEndian(out, 0, 4);  // CRC (not checked here)
     // With a data descriptor (bit 3) the sizes are zero here.
     const std::uint64_t size = (entry.local_flags & 8) ? 0 : entry.data.size();
     putLittleEndian(out, size, 4);
@@ -95,15 +95,18 @@ TEST(FileType, SniffsTheCommonTypes) {
   EXPECT_EQ(sniffFileKind("%PDF-1.4\n"), FileKind::pdf);
   EXPECT_EQ(sniffFileKind("\r\n\r\n%PDF-1.4\n"), FileKind::pdf);  // leading junk is allowed
   EXPECT_EQ(sniffFileKind(makeZip({{"a.txt", "hello"}})), FileKind::zip);
-  EXPECT_EQ(sniffFileKind(makeZip({{"[Content_Types].xml", "<Types/>"}, {"word/document.xml", ""}})),
-            FileKind::ooxml);
+  EXPECT_EQ(
+      sniffFileKind(makeZip({{"[Content_Types].xml", "<Types/>"}, {"word/document.xml", ""}})),
+      FileKind::ooxml);
   EXPECT_EQ(sniffFileKind(std::string("\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1", 8) + "rest"),
             FileKind::ole2);
   std::string executable = "MZ";
   executable.resize(64, '\0');
   EXPECT_EQ(sniffFileKind(executable), FileKind::exe);
   EXPECT_EQ(sniffFileKind("MZ"), FileKind::unknown);  // too short for a DOS header
-  EXPECT_EQ(sniffFileKind("\x7F" "ELF\x02\x01"), FileKind::elf);
+  EXPECT_EQ(sniffFileKind("\x7F"
+                          "ELF\x02\x01"),
+            FileKind::elf);
   EXPECT_EQ(sniffFileKind("\x89PNG\r\n\x1A\n...."), FileKind::png);
   EXPECT_EQ(sniffFileKind("\xFF\xD8\xFF\xE0"), FileKind::jpeg);
   EXPECT_EQ(sniffFileKind("GIF89a.."), FileKind::gif);
@@ -125,8 +128,7 @@ TEST(FileType, NamesRoundTrip) {
 
 TEST(PasswordProtection, ZipEncryptionBitInALocalHeader) {
   EXPECT_FALSE(passwordProtection(makeZip({{"a.txt", "hello"}, {"b.txt", "world"}})));
-  auto why = passwordProtection(
-      makeZip({{"a.txt", "hello"}, {"secret.docx", "xxxx", 1, 1}}));
+  auto why = passwordProtection(makeZip({{"a.txt", "hello"}, {"secret.docx", "xxxx", 1, 1}}));
   ASSERT_TRUE(why);
   EXPECT_EQ(*why, "ZIP entry \"secret.docx\" is encrypted");
 }

@@ -2,13 +2,13 @@
 // struct, so the tests do not depend on the parser) and rule text loaded with loadRulesText.
 #pragma once
 
-#include "policy/rule.h"
-#include "policy/rule_loader.h"
-
 #include <gtest/gtest.h>
 
 #include <string>
 #include <string_view>
+
+#include "policy/rule.h"
+#include "policy/rule_loader.h"
 
 namespace bulwark::policy::testing {
 
@@ -72,9 +72,8 @@ inline RuleEnvironment testEnvironment() {
 }
 
 // Loads rule text that must be valid (the test fails with the problems otherwise).
-inline std::shared_ptr<const RuleSet> loadValid(std::string_view text,
-                                                const RuleEnvironment& environment =
-                                                    testEnvironment()) {
+inline std::shared_ptr<const RuleSet> loadValid(
+    std::string_view text, const RuleEnvironment& environment = testEnvironment()) {
   RuleLoad load = loadRulesText(text, "test.toml", environment);
   EXPECT_TRUE(load.ok()) << formatRuleProblems(load.problems);
   return load.rules;

@@ -1,12 +1,13 @@
 // The rule file format: problems with file, line, column and a fix; list files; rule files
 // named by the configuration; the limits (rules, list entries, pattern size), each passed.
 #include "policy/rule_loader.h"
-#include "policy_test_support.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+
+#include "policy_test_support.h"
 
 namespace bulwark::policy {
 namespace {
@@ -346,7 +347,8 @@ TEST(RuleLoader, ConfigFileRulesAndRuleFiles) {
 
 TEST(RuleLoader, RuleNamesAreUniqueAcrossFiles) {
   const auto directory = freshDirectory("policy-config-duplicates");
-  std::ofstream(directory / "more.toml") << "[[rule]]\nname = \"same\"\n[rule.then]\ndelete = true\n";
+  std::ofstream(directory / "more.toml")
+      << "[[rule]]\nname = \"same\"\n[rule.then]\ndelete = true\n";
   std::ofstream(directory / "bulwark.toml")
       << "[rules]\nfiles = [\"more.toml\"]\n[[rule]]\nname = \"same\"\n[rule.then]\n"
          "delete = true\n";

@@ -1,12 +1,13 @@
 // Folding and the multi-word matcher: whole words, phrases across whitespace runs, case folding
 // in several scripts, scripts without spaces, many words in one automaton.
-#include "policy/text_folding.h"
 #include "policy/word_matcher.h"
 
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
+
+#include "policy/text_folding.h"
 
 namespace bulwark::policy {
 namespace {
