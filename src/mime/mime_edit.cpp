@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <random>
@@ -31,6 +32,15 @@ struct GFreeRelease {
   void operator()(char* text) const { g_free(text); }
 };
 using GText = std::unique_ptr<char, GFreeRelease>;
+
+// GMime's default parser and format options and its charset tables exist only after g_mime_init.
+// main() initialises it before any thread starts (mime::initializeMimeLibrary); tools and tests
+// that edit without parsing first get it here. g_mime_init counts its calls, so a second
+// initialisation is only an increment.
+void ensureGMime() {
+  static std::once_flag initialized;
+  std::call_once(initialized, [] { g_mime_init(); });
+}
 
 constexpr std::size_t kFoldColumn = 78;  // RFC 5322 2.1.1: lines SHOULD be at most 78 characters
 
@@ -78,6 +88,7 @@ Result<void> checkField(std::string_view name, std::string_view value) {
 // several words separated by spaces, which the folding below uses.
 std::string encodeValue(std::string_view value) {
   if (isAscii(value)) return std::string(value);
+  ensureGMime();
   const std::string text(value);
   GText encoded(g_mime_utils_header_encode_text(nullptr, text.c_str(), "utf-8"));
   return encoded ? std::string(encoded.get()) : text;
@@ -114,6 +125,7 @@ std::size_t offsetIn(std::string_view whole, std::string_view part) {
 }
 
 std::string decodedText(std::string_view value) {
+  ensureGMime();
   const std::string unfolded = unfold(value);
   GText decoded(g_mime_utils_header_decode_text(nullptr, unfolded.c_str()));
   return decoded ? std::string(decoded.get()) : unfolded;
@@ -536,6 +548,7 @@ Result<void> prependSubject(std::string& message, std::string_view prefix) {
 
 Result<DisclaimerOutcome> appendDisclaimer(std::string& message, const Disclaimer& disclaimer,
                                            const MimeLimits& limits) {
+  ensureGMime();
   DisclaimerOutcome outcome;
   GObjectPointer<GMimeStream> input(
       g_mime_stream_mem_new_with_buffer(message.data(), message.size()));

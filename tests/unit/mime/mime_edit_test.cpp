@@ -21,12 +21,6 @@
 namespace bulwark::mime {
 namespace {
 
-class GMimeEnvironment : public ::testing::Environment {
- public:
-  void SetUp() override { g_mime_init(); }
-};
-const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new GMimeEnvironment);
-
 struct Unref {
   void operator()(gpointer object) const {
     if (object) g_object_unref(object);
@@ -148,6 +142,13 @@ const std::string kSimple =
     "\tcontinued\r\n"
     "\r\n"
     "Hello Bob.\r\n";
+
+// Runs first (file order): the edits initialise GMime themselves, as in a tool that never parses.
+TEST(MimeEditHeaders, EditsWorkBeforeAnythingElseInitialisedGMime) {
+  std::string message = "Subject: =?iso-8859-1?q?caf=E9?=\r\n\r\nx\r\n";
+  ASSERT_TRUE(prependSubject(message, "[A] "));
+  EXPECT_NE(message.find("=?UTF-8?"), std::string::npos) << message;
+}
 
 TEST(MimeEditHeaders, AddHeaderGoesOnTopAndLeavesTheRestAlone) {
   std::string message = kSimple;
