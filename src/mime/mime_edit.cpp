@@ -4,8 +4,6 @@
 // the raw bytes so the signed entity keeps every byte. The message is untrusted.
 #include "mime/mime_edit.h"
 
-#include "mime/header_fields.h"
-
 #include <gmime/gmime.h>
 #include <iconv.h>
 
@@ -14,8 +12,10 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <string>
 #include <random>
+#include <string>
+
+#include "mime/header_fields.h"
 
 namespace bulwark::mime {
 namespace {
@@ -49,7 +49,9 @@ bool isAscii(std::string_view text) {
                      [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
-char lowerAscii(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+char lowerAscii(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 bool equalsIgnoringCase(std::string_view left, std::string_view right) {
   return left.size() == right.size() &&
@@ -230,9 +232,9 @@ struct BodyParts {
 void findBodyParts(GMimeObject* object, BodyParts& found) {
   const std::string type = contentTypeOf(object);
   if (isSignedOrEncrypted(type)) {
-    found.protected_kind =
-        type == "multipart/signed" ? "signed" : type == "multipart/encrypted" ? "encrypted"
-                                                                              : "S/MIME";
+    found.protected_kind = type == "multipart/signed"      ? "signed"
+                           : type == "multipart/encrypted" ? "encrypted"
+                                                           : "S/MIME";
     return;
   }
   if (GMIME_IS_MULTIPART(object)) {
@@ -313,15 +315,14 @@ bool appendToPart(GMimeTextPart* text_part, const Disclaimer& disclaimer) {
   const std::string_view newline = content.find("\r\n") != std::string::npos ? "\r\n" : "\n";
   std::string addition;
   if (html) {
-    addition = disclaimer.html.empty() ? "<p>" + htmlEscaped(disclaimer.text) + "</p>"
-                                       : disclaimer.html;
+    addition =
+        disclaimer.html.empty() ? "<p>" + htmlEscaped(disclaimer.text) + "</p>" : disclaimer.html;
     addition = withLineEnding(addition, newline);
   } else {
     // One blank line between the text and the disclaimer; a final line break stays final.
     const bool ends_with_break = !content.empty() && content.back() == '\n';
-    addition = withLineEnding(ends_with_break ? "\n" + disclaimer.text + "\n"
-                                              : "\n\n" + disclaimer.text,
-                              newline);
+    addition = withLineEnding(
+        ends_with_break ? "\n" + disclaimer.text + "\n" : "\n\n" + disclaimer.text, newline);
   }
   const char* declared = g_mime_text_part_get_charset(text_part);
   std::string charset = declared != nullptr ? lowerString(declared) : "us-ascii";
@@ -359,8 +360,8 @@ bool appendToPart(GMimeTextPart* text_part, const Disclaimer& disclaimer) {
   }
   const GMimeContentEncoding encoding =
       encodingFor(g_mime_part_get_content_encoding(part), content);
-  GObjectPointer<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(content.data(),
-                                                                       content.size()));
+  GObjectPointer<GMimeStream> stream(
+      g_mime_stream_mem_new_with_buffer(content.data(), content.size()));
   GObjectPointer<GMimeDataWrapper> wrapper(
       g_mime_data_wrapper_new_with_stream(stream.get(), GMIME_CONTENT_ENCODING_DEFAULT));
   g_mime_part_set_content(part, wrapper.get());
@@ -408,10 +409,10 @@ std::string quotedPrintable(std::string_view text) {
       column = 0;
       continue;
     }
-    const bool line_end = index + 1 == text.size() || text[index + 1] == '\n' ||
-                          text[index + 1] == '\r';
-    const bool plain = (byte >= 33 && byte <= 126 && byte != '=') ||
-                       ((byte == ' ' || byte == '\t') && !line_end);
+    const bool line_end =
+        index + 1 == text.size() || text[index + 1] == '\n' || text[index + 1] == '\r';
+    const bool plain =
+        (byte >= 33 && byte <= 126 && byte != '=') || ((byte == ' ' || byte == '\t') && !line_end);
     if (plain) {
       const char c = static_cast<char>(byte);
       put(std::string_view(&c, 1));
@@ -424,7 +425,8 @@ std::string quotedPrintable(std::string_view text) {
 }
 
 std::string newBoundary(std::string_view message) {
-  static constexpr char kAlphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  static constexpr char kAlphabet[] =
+      "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
   std::random_device device;
   std::mt19937_64 generator(device());
   for (;;) {
@@ -537,8 +539,8 @@ Result<void> prependSubject(std::string& message, std::string_view prefix) {
   // Plain ASCII without encoded words keeps its text as written; anything else is re-encoded
   // whole, so the prefix and the old text read as one decoded subject.
   const bool plain = isAscii(prefix) && isAscii(decoded) && decoded == unfolded;
-  const std::string value = plain ? std::string(prefix) + unfolded
-                                  : encodeValue(std::string(prefix) + decoded);
+  const std::string value =
+      plain ? std::string(prefix) + unfolded : encodeValue(std::string(prefix) + decoded);
   const std::size_t offset = offsetIn(message, subject->raw);
   const std::size_t length = subject->raw.size();
   std::string replacement = foldedField("Subject", value, newline);

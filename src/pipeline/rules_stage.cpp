@@ -4,14 +4,14 @@
 // context, which the intake turns into the queue envelope after the pipeline.
 #include "pipeline/rules_stage.h"
 
+#include <algorithm>
+
 #include "auth/address_list.h"
 #include "common/log.h"
 #include "common/strings.h"
 #include "mime/header_fields.h"
 #include "mime/header_scan.h"
 #include "mime/mime_edit.h"
-
-#include <algorithm>
 
 namespace bulwark::pipeline {
 namespace {
@@ -57,10 +57,9 @@ std::string bestDkimResult(const std::vector<auth::DkimSignatureResult>& signatu
 
 void addRecipients(std::vector<std::string>& recipients, const std::vector<std::string>& added) {
   for (const auto& address : added) {
-    const bool present = std::any_of(recipients.begin(), recipients.end(),
-                                     [&](const std::string& existing) {
-                                       return equalsIgnoreCase(existing, address);
-                                     });
+    const bool present = std::any_of(
+        recipients.begin(), recipients.end(),
+        [&](const std::string& existing) { return equalsIgnoreCase(existing, address); });
     if (!present) recipients.push_back(address);
   }
 }
@@ -103,10 +102,10 @@ policy::MessageFacts RulesStage::factsFor(const MessageContext& context,
   if (context.dmarc) facts.dmarc = std::string(auth::dmarcResultName(context.dmarc->result));
   facts.spam = context.spam;
   // Ours either way: X-Bulwark- fields from outside were removed on arrival.
-  facts.classification = !context.classification.empty()
-                             ? context.classification
-                             : mime::findHeaderValue(context.data, "X-Bulwark-Classification")
-                                   .value_or("");
+  facts.classification =
+      !context.classification.empty()
+          ? context.classification
+          : mime::findHeaderValue(context.data, "X-Bulwark-Classification").value_or("");
   facts.size = context.data.size();
   facts.raw = context.data;
   facts.message = &parsed;
@@ -148,9 +147,9 @@ Verdict RulesStage::process(MessageContext& context) {
     problem = "unparseable MIME: " + joined(parsed.problems, "; ");
   } else if (parsed.limit_exceeded) {
     // Text past the limit would be invisible to the rules: as unsafe as no structure at all.
-    problem = "MIME past the [rules] limits (mime_max_depth " +
-              std::to_string(limits_.max_depth) + ", mime_max_parts " +
-              std::to_string(limits_.max_parts) + "): " + joined(parsed.problems, "; ");
+    problem = "MIME past the [rules] limits (mime_max_depth " + std::to_string(limits_.max_depth) +
+              ", mime_max_parts " + std::to_string(limits_.max_parts) +
+              "): " + joined(parsed.problems, "; ");
   }
   if (!problem.empty()) {
     Verdict verdict = unparseable(context, problem);
@@ -185,7 +184,8 @@ Verdict RulesStage::apply(MessageContext& context, const policy::Evaluation& eva
   // The rule's name goes to the trace (the verdict's reason), never into the SMTP reply.
   if (changes.reject) {
     const policy::Rejection& rejection = *changes.reject;
-    smtp::Reply reply{rejection.code, rejection.enhanced,
+    smtp::Reply reply{rejection.code,
+                      rejection.enhanced,
                       {rejection.text.empty() ? "Message refused by policy" : rejection.text}};
     return Verdict::reject(std::move(reply), by);
   }
@@ -248,8 +248,8 @@ Verdict RulesStage::apply(MessageContext& context, const policy::Evaluation& eva
   }
   if (changes.classification) {
     context.classification = *changes.classification;
-    if (auto set = mime::setHeader(context.data, "X-Bulwark-Classification",
-                                   *changes.classification);
+    if (auto set =
+            mime::setHeader(context.data, "X-Bulwark-Classification", *changes.classification);
         !set) {
       problem("classification: " + set.error().message);
     }

@@ -6,14 +6,14 @@
 // administrator's.
 #pragma once
 
+#include <memory>
+#include <string>
+#include <string_view>
+
 #include "common/config.h"
 #include "mime/mime_message.h"
 #include "pipeline/stage.h"
 #include "policy/rule.h"
-
-#include <memory>
-#include <string>
-#include <string_view>
 
 namespace bulwark::pipeline {
 

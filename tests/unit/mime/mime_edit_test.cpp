@@ -2,11 +2,12 @@
 // through GMime (transfer encodings, charsets, alternative/mixed/attached messages), signed
 // messages wrapped (the signature still verifies with openssl smime) or skipped, and outputs
 // that re-parse in GMime and in Python's email package.
-#include "mime/header_fields.h"
 #include "mime/mime_edit.h"
 
 #include <gmime/gmime.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -15,8 +16,8 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
-#include <sys/wait.h>
-#include <unistd.h>
+
+#include "mime/header_fields.h"
 
 namespace bulwark::mime {
 namespace {
@@ -363,8 +364,7 @@ TEST(MimeEditDisclaimer, AlternativeGetsItInPlainAndHtmlNotInAttachmentsOrAttach
 }
 
 TEST(MimeEditDisclaimer, HtmlWithoutBodyTagAndAdministratorHtml) {
-  std::string message =
-      "Content-Type: text/html; charset=us-ascii\r\n\r\n<b>hello</b>\r\n";
+  std::string message = "Content-Type: text/html; charset=us-ascii\r\n\r\n<b>hello</b>\r\n";
   Disclaimer disclaimer = plainDisclaimer("ignored for html");
   disclaimer.html = "<hr><i>confidential</i>";
   auto outcome = appendDisclaimer(message, disclaimer);
@@ -451,13 +451,17 @@ class SignedMessage : public ::testing::Test {
  protected:
   void SetUp() override {
     const std::string dir = directory_.path().string();
-    auto made = run("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=alice@example.org"
-                    " -keyout " + dir + "/key.pem -out " + dir + "/cert.pem");
+    auto made =
+        run("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=alice@example.org"
+            " -keyout " +
+            dir + "/key.pem -out " + dir + "/cert.pem");
     ASSERT_EQ(made.status, 0) << made.output;
     directory_.file("content.txt", "Content-Type: text/plain\r\n\r\nSigned words.\r\n");
     auto signed_run = run("openssl smime -sign -in " + dir + "/content.txt -signer " + dir +
-                          "/cert.pem -inkey " + dir + "/key.pem -from alice@example.org -to "
-                          "bob@example.net -subject Signed -crlfeol -out " + dir + "/signed.eml");
+                          "/cert.pem -inkey " + dir +
+                          "/key.pem -from alice@example.org -to "
+                          "bob@example.net -subject Signed -crlfeol -out " +
+                          dir + "/signed.eml");
     ASSERT_EQ(signed_run.status, 0) << signed_run.output;
     // openssl writes the base64 signature with bare LF; over SMTP every line ends in CRLF.
     for (char c : readFile(directory_.path() / "signed.eml")) {

@@ -3,11 +3,11 @@
 // disclaimer, classification, spam, route, TLS requirement); [rules] unparseable_action.
 #include "pipeline/rules_stage.h"
 
+#include <gtest/gtest.h>
+
 #include "mime/header_fields.h"
 #include "mime/header_scan.h"
 #include "policy/rule_loader.h"
-
-#include <gtest/gtest.h>
 
 namespace bulwark::pipeline {
 namespace {
@@ -166,7 +166,8 @@ name = "Spoofed"
 dmarc = ["fail"]
 [rule.then]
 quarantine = "DMARC fail"
-)").kind,
+)")
+                .kind,
             Verdict::Kind::proceed);
 }
 
