@@ -289,6 +289,7 @@ int showCommand(const QueueOptions& options) {
                                                : envelope.tls_version + " " + envelope.tls_cipher));
   field("auth user:", printable(envelope.auth_user));
   field("connector:", printable(envelope.connector));
+  field("route via:", printable(envelope.route_connector));
   field("attempts:", std::to_string(message->attempts));
   field("next attempt:", nextAttemptText(*message));
   field("last reason:", printable(message->last_reason));

@@ -42,6 +42,9 @@ struct Envelope {
   std::string auth_user;        // empty when not authenticated
   std::string message_id;       // Message-ID header value, if any
   std::string connector;        // receive connector name
+  // A transport rule's route_via: every recipient outside our local domains goes through this
+  // [[send_connector]], whatever its domain (queue file record route_connector, version 2).
+  std::string route_connector;
   std::uint64_t size = 0;       // bytes of message data as spooled
 };
 

@@ -272,7 +272,12 @@ void QueueManager::deliver(QueuedMessage& message, const std::string& data) {
     auto& recipient = envelope.recipients[index];
     if (recipient.status != RecipientStatus::pending) continue;
     auto [local_part, domain] = splitAddress(recipient.address);
-    Route route = routeFor(config_, domain);
+    Route route = routeFor(config_, domain, envelope.route_connector);
+    if (!route.missing_connector.empty()) {
+      outcomes[index].tried = true;
+      outcomes[index].reply = missingConnectorReply(route);
+      continue;
+    }
     if (!route.local) {
       bool smart_host = route.connector && !route.connector->smart_host.empty();
       // A mutual-TLS domain gets its own connection even through a smart host: the
