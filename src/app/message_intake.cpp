@@ -63,6 +63,7 @@ void applyPipelineChanges(queue::Envelope& envelope, const pipeline::MessageCont
   envelope.recipients = std::move(recipients);
   // Raised, never lowered: REQUIRETLS from the client stays (RFC 8689), a rule adds it.
   envelope.require_tls = envelope.require_tls || context.require_tls;
+  envelope.rule_requires_tls = context.rule_requires_tls;
   envelope.route_connector = context.route_connector;
 }
 

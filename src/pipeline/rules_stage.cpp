@@ -202,7 +202,7 @@ Verdict RulesStage::apply(MessageContext& context, const policy::Evaluation& eva
   };
   // Envelope effects. The TLS requirement is only ever raised (REQUIRETLS from the client
   // stays whatever a rule says).
-  if (changes.require_tls) context.require_tls = true;
+  if (changes.require_tls) context.rule_requires_tls = true;
   if (!changes.redirect_to.empty()) context.recipients = changes.redirect_to;
   addRecipients(context.recipients, changes.add_to);
   addRecipients(context.recipients, changes.add_cc);

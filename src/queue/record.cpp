@@ -267,9 +267,12 @@ class Parser {
       case RecordType::flags: {
         if (payload.size() != 1) return malformed("expected 1 byte");
         auto flags = static_cast<std::uint8_t>(payload[0]);
-        if ((flags & ~(kFlagSmtputf8 | kFlagRequireTls)) != 0) return malformed("unknown bits");
+        if ((flags & ~(kFlagSmtputf8 | kFlagRequireTls | kFlagRuleRequiresTls)) != 0) {
+          return malformed("unknown bits");
+        }
         envelope.smtputf8 = (flags & kFlagSmtputf8) != 0;
         envelope.require_tls = (flags & kFlagRequireTls) != 0;
+        envelope.rule_requires_tls = (flags & kFlagRuleRequiresTls) != 0;
         return {};
       }
       case RecordType::size:
@@ -477,7 +480,8 @@ Result<EncodedCommit> encodeCommit(const Envelope& envelope, std::string_view da
   }
   std::size_t start = beginRecord(head, RecordType::flags);
   head.push_back(static_cast<char>((envelope.smtputf8 ? kFlagSmtputf8 : 0) |
-                                   (envelope.require_tls ? kFlagRequireTls : 0)));
+                                   (envelope.require_tls ? kFlagRequireTls : 0) |
+                                   (envelope.rule_requires_tls ? kFlagRuleRequiresTls : 0)));
   finishRecord(head, start);
   start = beginRecord(head, RecordType::size);
   appendU64(head, data.size());

@@ -53,6 +53,7 @@ enum class RecordType : std::uint8_t {
 // Bits of the flags record.
 inline constexpr std::uint8_t kFlagSmtputf8 = 1;
 inline constexpr std::uint8_t kFlagRequireTls = 2;
+inline constexpr std::uint8_t kFlagRuleRequiresTls = 4;  // a transport rule's require_tls
 
 // "sender", "recipient_status", ... or "unknown" for a value outside RecordType.
 std::string_view recordTypeName(std::uint8_t type);

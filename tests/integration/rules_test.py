@@ -95,10 +95,12 @@ class RulesTest(unittest.TestCase):
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(certificate, key)
         cls.clear_sink = SmtpSink()                     # clear.test: no STARTTLS
-        # secure.test: STARTTLS with a verifiable name, and REQUIRETLS: a rule's require_tls is the
-        # envelope's RFC 8689 requirement, which the next hop must also carry on.
-        cls.tls_sink = SmtpSink(extensions=("PIPELINING", "8BITMIME", "REQUIRETLS"),
-                                tls_context=context)
+        # secure.test: STARTTLS with a verifiable name, no REQUIRETLS (as most servers): a rule's
+        # require_tls asks for verified TLS on our hop, not for the extension.
+        cls.tls_sink = SmtpSink(tls_context=context)
+        # ours.test: another node of ours, offering REQUIRETLS: the requirement is passed on.
+        cls.requiretls_sink = SmtpSink(extensions=("PIPELINING", "8BITMIME", "REQUIRETLS"),
+                                       tls_context=context)
         cls.relay_sink = SmtpSink()                     # the "relay" connector's smart host
         records = [
             "mx.secure.test. 300 IN A 127.0.0.1",
@@ -120,6 +122,11 @@ domains = ["secure.test"]
 smart_host = "mx.secure.test:{cls.tls_sink.port}"
 
 [[send_connector]]
+name = "to-ours"
+domains = ["ours.test"]
+smart_host = "mx.secure.test:{cls.requiretls_sink.port}"
+
+[[send_connector]]
 name = "relay"
 domains = ["relay.invalid"]
 smart_host = "127.0.0.1:{cls.relay_sink.port}"
@@ -138,7 +145,7 @@ smart_host = "127.0.0.1:{cls.relay_sink.port}"
     def tearDownClass(cls):
         cls.server.stop()
         cls.server.cleanup()
-        for sink in (cls.clear_sink, cls.tls_sink, cls.relay_sink):
+        for sink in (cls.clear_sink, cls.tls_sink, cls.requiretls_sink, cls.relay_sink):
             sink.stop()
         cls.certificates.cleanup()
 
@@ -198,7 +205,8 @@ smart_host = "127.0.0.1:{cls.relay_sink.port}"
         self.assertIn('rule="Top secret" mode=enforce matched: ', detail)
         show = subprocess.run([BINARY, "queue", "show", queue_id, "--config",
                                self.server.config_path], capture_output=True, text=True)
-        self.assertRegex(show.stdout, r"requiretls:\s+yes")
+        self.assertRegex(show.stdout, r"rule requires tls:\s+yes")
+        self.assertRegex(show.stdout, r"requiretls:\s+no", "the client did not ask for RFC 8689")
 
     def test_top_secret_is_delivered_over_verified_tls_when_offered(self):
         code, lines = self.send("Top secret: the merger", ["someone@secure.test"])
@@ -208,10 +216,22 @@ smart_host = "127.0.0.1:{cls.relay_sink.port}"
         index = next(i for i, (_, _, data) in enumerate(self.tls_sink.messages)
                      if b"the merger" in data)
         self.assertTrue(self.tls_sink.encrypted[index])
-        self.assertIn("REQUIRETLS", self.tls_sink.messages[index][0], "passed on (RFC 8689)")
+        self.assertNotIn("REQUIRETLS", self.tls_sink.messages[index][0],
+                         "not offered by that host, so not asked of it")
         events = self.server.trace("--queue-id", self.queue_id(lines))
         attempt = next(x for x in events if x["status"] == "attempt")
         self.assertIn("required=verify", attempt["detail"])
+
+    def test_top_secret_passes_the_requirement_on_where_requiretls_is_offered(self):
+        code, lines = self.send("Top secret: the budget", ["someone@ours.test"])
+        self.assertEqual(code, 250, lines)
+        self.assertTrue(self.wait_for(lambda: self.sink_messages(self.requiretls_sink, "the budget")),
+                        self.server.trace("--queue-id", self.queue_id(lines)))
+        index = next(i for i, (_, _, data) in enumerate(self.requiretls_sink.messages)
+                     if b"the budget" in data)
+        self.assertTrue(self.requiretls_sink.encrypted[index])
+        self.assertIn("REQUIRETLS", self.requiretls_sink.messages[index][0],
+                      "our next node keeps the requirement (RFC 8689)")
 
     def test_without_the_words_the_same_route_delivers_in_clear(self):
         code, lines = self.send("Ordinary plan", ["someone@clear.test"], body="Nothing here.\r\n")
