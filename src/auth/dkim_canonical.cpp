@@ -4,6 +4,9 @@
 
 #include <openssl/evp.h>
 
+#include <bit>
+#include <cstdint>
+#include <cstring>
 #include <memory>
 
 #include "common/strings.h"
@@ -33,20 +36,6 @@ void appendWithCrlf(std::string_view text, std::string& out) {
     }
   }
   out.append(text.substr(start));
-}
-
-// The same, streamed: unchanged stretches go to `sink` as views into `text`.
-void emitWithCrlf(std::string_view text, const std::function<void(std::string_view)>& sink) {
-  std::size_t start = 0;
-  for (std::size_t newline = text.find('\n'); newline != std::string_view::npos;
-       newline = text.find('\n', newline + 1)) {
-    if (newline == 0 || text[newline - 1] != '\r') {
-      if (newline > start) sink(text.substr(start, newline - start));
-      sink("\r\n");
-      start = newline + 1;
-    }
-  }
-  if (start < text.size()) sink(text.substr(start));
 }
 
 // Relaxed header canonicalisation of one name and value, without the CRLF (RFC 6376 3.4.2):
@@ -85,60 +74,59 @@ std::string_view withoutLineBreak(std::string_view text) {
   return text;
 }
 
-// Relaxed body lines are rewritten into this buffer and handed on in large chunks, so the hash
-// sees few, big updates.
-class RelaxedBodyWriter {
- public:
-  explicit RelaxedBodyWriter(const std::function<void(std::string_view)>& sink) : sink_(sink) {
-    buffer_.reserve(kFlushSize + 1024);
+// Where the body canonicaliser must look at the input itself, from `position` on: a line end or
+// a CR that may start one, and (relaxed) any other control byte, HTAB, or SP that is followed by
+// whitespace, a line end or nothing (a whitespace run that changes, or trailing whitespace).
+// Everything before that position is output as it is. Sixteen bytes at a time: the usual body
+// line is text with single spaces and only its CRLF is looked at.
+template <bool kRelaxed>
+bool needsAttention(const unsigned char* bytes, std::size_t position, std::size_t size) {
+  const unsigned char byte = bytes[position];
+  if constexpr (kRelaxed) {
+    return byte <= ' ' && (byte != ' ' || position + 1 == size || bytes[position + 1] <= ' ');
+  } else {
+    return byte == '\r' || byte == '\n';
   }
+}
 
-  // One line without its line break.
-  void line(std::string_view content) {
-    const std::size_t before = buffer_.size();
-    bool pending_space = false;
-    std::size_t index = 0;
-    while (index < content.size()) {
-      if (isWhitespace(content[index])) {
-        pending_space = true;
-        ++index;
-        continue;
-      }
-      if (pending_space) buffer_ += ' ';
-      pending_space = false;
-      std::size_t run_end = index + 1;
-      while (run_end < content.size() && !isWhitespace(content[run_end])) ++run_end;
-      buffer_.append(content.substr(index, run_end - index));
-      index = run_end;
+template <bool kRelaxed>
+std::size_t nextAttention(std::string_view text, std::size_t position) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+  const std::size_t size = text.size();
+#if defined(__GNUC__)
+  using Block = unsigned char __attribute__((vector_size(16)));
+  // Each block is read with the one after it shifted by a byte, so SP sees its successor.
+  while (position + sizeof(Block) + 1 <= size) {
+    Block current;
+    std::memcpy(&current, bytes + position, sizeof current);
+    Block marked;
+    if constexpr (kRelaxed) {
+      Block next;
+      std::memcpy(&next, bytes + position + 1, sizeof next);
+      marked = reinterpret_cast<Block>((current <= ' ') & ((current != ' ') | (next <= ' ')));
+    } else {
+      marked = reinterpret_cast<Block>((current == '\r') | (current == '\n'));
     }
-    if (buffer_.size() == before) {  // an empty line: kept back until a non-empty one follows
-      ++pending_empty_lines_;
-      return;
+    std::uint64_t halves[2];
+    std::memcpy(halves, &marked, sizeof halves);
+    for (std::size_t half = 0; half < 2; ++half) {
+      if (halves[half] == 0) continue;
+      const int bit = std::endian::native == std::endian::little
+                          ? std::countr_zero(halves[half])
+                          : std::countl_zero(halves[half]);
+      return position + half * 8 + static_cast<std::size_t>(bit) / 8;
     }
-    if (pending_empty_lines_ > 0) {
-      // The empty lines belong before this line's text, already in the buffer.
-      std::string text = buffer_.substr(before);
-      buffer_.resize(before);
-      for (; pending_empty_lines_ > 0; --pending_empty_lines_) buffer_ += "\r\n";
-      buffer_ += text;
-    }
-    buffer_ += "\r\n";
-    if (buffer_.size() >= kFlushSize) flush();
+    position += sizeof(Block);
   }
+#endif
+  while (position < size && !needsAttention<kRelaxed>(bytes, position, size)) ++position;
+  return position;
+}
 
-  // Trailing empty lines are dropped (RFC 6376 3.4.4 c).
-  void finish() { flush(); }
-
- private:
-  static constexpr std::size_t kFlushSize = 32 * 1024;
-  void flush() {
-    if (!buffer_.empty()) sink_(buffer_);
-    buffer_.clear();
-  }
-  const std::function<void(std::string_view)>& sink_;
-  std::string buffer_;
-  std::size_t pending_empty_lines_ = 0;
-};
+// Empty lines owed to the output are written from here, many per sink call.
+constexpr std::string_view kLineBreaks =
+    "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n"
+    "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n";
 
 struct DigestContextFree {
   void operator()(EVP_MD_CTX* context) const { EVP_MD_CTX_free(context); }
@@ -226,34 +214,159 @@ std::vector<const mime::HeaderField*> selectSignedFields(
   return selected;
 }
 
-void canonicalizeBody(Canonicalization canonicalization, std::string_view body,
-                      const std::function<void(std::string_view)>& sink) {
-  if (canonicalization == Canonicalization::simple) {
-    // Trailing empty lines go; the body then ends with exactly one CRLF (RFC 6376 3.4.3).
-    std::size_t end = body.size();
-    while (end > 0 && body[end - 1] == '\n') end -= (end >= 2 && body[end - 2] == '\r') ? 2 : 1;
-    if (end + 2 <= body.size() && body[end] == '\r' && body[end + 1] == '\n') {
-      emitWithCrlf(body.substr(0, end + 2), sink);  // usually one view: the body as received
-    } else if (end < body.size()) {
-      emitWithCrlf(body.substr(0, end + 1), sink);  // ends in a bare LF, written as CRLF
-    } else {
-      emitWithCrlf(body.substr(0, end), sink);
-      sink("\r\n");
-    }
+BodyCanonicalizer::BodyCanonicalizer(Canonicalization canonicalization, Sink sink)
+    : sink_(std::move(sink)), relaxed_(canonicalization == Canonicalization::relaxed) {}
+
+void BodyCanonicalizer::flushTo(std::size_t end) {
+  if (end > run_start_) sink_(piece_.substr(run_start_, end - run_start_));
+  run_start_ = end;
+}
+
+void BodyCanonicalizer::emitOwedLines() {
+  while (owed_empty_lines_ > 0) {
+    const std::size_t count = std::min(owed_empty_lines_, kLineBreaks.size() / 2);
+    sink_(kLineBreaks.substr(0, count * 2));
+    owed_empty_lines_ -= count;
+  }
+}
+
+// A line ends at piece_[position], with CRLF (`length` 2) or a bare LF (1).
+void BodyCanonicalizer::lineEnd(std::size_t position, std::size_t length) {
+  owed_space_ = false;  // whitespace at the end of a line goes (relaxed)
+  if (!line_has_content_) {
+    // Kept back until a line with content shows it is not trailing.
+    flushTo(position);
+    ++owed_empty_lines_;
+    run_start_ = position + length;
     return;
   }
-  RelaxedBodyWriter writer(sink);
-  std::size_t position = 0;
-  while (position < body.size()) {
-    std::size_t newline = body.find('\n', position);
-    std::size_t next = newline == std::string_view::npos ? body.size() : newline + 1;
-    std::string_view content = body.substr(
-        position, (newline == std::string_view::npos ? body.size() : newline) - position);
-    if (newline != std::string_view::npos && content.ends_with('\r')) content.remove_suffix(1);
-    writer.line(content);
-    position = next;
+  line_has_content_ = false;
+  wrote_line_ = true;
+  if (length == 2) return;  // CRLF: stays in the unchanged run
+  flushTo(position);
+  sink_(kLineBreaks.substr(0, 2));
+  run_start_ = position + 1;
+}
+
+// Relaxed: a whitespace run starting at piece_[position]; `position` moves past it.
+void BodyCanonicalizer::whitespace(std::size_t& position) {
+  std::size_t end = position + 1;
+  while (end < piece_.size() && isWhitespace(piece_[end])) ++end;
+  const bool at_piece_end =
+      end == piece_.size() || (piece_[end] == '\r' && end + 1 == piece_.size());
+  if (at_piece_end) {
+    // Whether this run is inside the line or at its end shows in the next piece.
+    flushTo(position);
+    owed_space_ = true;
+    run_start_ = end;
+    position = end;
+    return;
   }
-  writer.finish();
+  if (piece_[end] == '\n' || (piece_[end] == '\r' && piece_[end + 1] == '\n')) {
+    flushTo(position);  // trailing whitespace: dropped
+    run_start_ = end;
+    position = end;
+    return;
+  }
+  // Whitespace before content: one SP. A single SP with nothing owed stays in the run.
+  if (owed_empty_lines_ > 0 || owed_space_ || piece_[position] != ' ' || end != position + 1) {
+    flushTo(position);
+    emitOwedLines();
+    sink_(" ");
+    owed_space_ = false;
+    run_start_ = end;
+  }
+  line_has_content_ = true;
+  position = end;
+}
+
+void BodyCanonicalizer::update(std::string_view piece) {
+  if (piece.empty()) return;
+  piece_ = piece;
+  run_start_ = 0;
+  std::size_t position = 0;
+  if (pending_carriage_return_) {
+    pending_carriage_return_ = false;
+    if (piece_[0] == '\n') {
+      // The CRLF straddles the pieces: its CR went with the previous piece, so a line with
+      // content ends with CRLF written from the constant, as a bare LF does.
+      lineEnd(0, 1);
+      position = 1;
+    } else {
+      // A CR that does not start a line end is content (with the whitespace before it).
+      emitOwedLines();
+      sink_(owed_space_ ? " \r" : "\r");
+      owed_space_ = false;
+      line_has_content_ = true;
+    }
+  }
+  const std::size_t size = piece_.size();
+  while (position < size) {
+    if (line_has_content_ && !owed_space_) {
+      position = relaxed_ ? nextAttention<true>(piece_, position)
+                          : nextAttention<false>(piece_, position);
+      if (position == size) break;
+    }
+    const char character = piece_[position];
+    if (character == '\n') {
+      lineEnd(position, 1);
+      ++position;
+      continue;
+    }
+    if (character == '\r') {
+      if (position + 1 == size) {
+        flushTo(position);
+        pending_carriage_return_ = true;
+        run_start_ = size;
+        break;
+      }
+      if (piece_[position + 1] == '\n') {
+        lineEnd(position, 2);
+        position += 2;
+        continue;
+      }
+    }
+    if (relaxed_ && isWhitespace(character)) {
+      whitespace(position);
+      continue;
+    }
+    // Content (a lone CR too): what is owed goes before it.
+    if (owed_empty_lines_ > 0 || owed_space_) {
+      flushTo(position);
+      emitOwedLines();
+      if (owed_space_) sink_(" ");
+      owed_space_ = false;
+    }
+    line_has_content_ = true;
+    ++position;
+  }
+  flushTo(size);
+  piece_ = {};
+  run_start_ = 0;
+}
+
+void BodyCanonicalizer::finish() {
+  if (pending_carriage_return_) {
+    // The body ends in a CR without LF: content, with the whitespace before it.
+    pending_carriage_return_ = false;
+    emitOwedLines();
+    sink_(owed_space_ ? " \r" : "\r");
+    line_has_content_ = true;
+  }
+  owed_space_ = false;
+  owed_empty_lines_ = 0;  // trailing empty lines are dropped (RFC 6376 3.4.3, 3.4.4)
+  if (line_has_content_ || (!relaxed_ && !wrote_line_)) {
+    sink_(kLineBreaks.substr(0, 2));
+    wrote_line_ = true;
+  }
+  line_has_content_ = false;
+}
+
+void canonicalizeBody(Canonicalization canonicalization, std::string_view body,
+                      const std::function<void(std::string_view)>& sink) {
+  BodyCanonicalizer canonicalizer(canonicalization, std::ref(sink));
+  canonicalizer.update(body);
+  canonicalizer.finish();
 }
 
 std::string canonicalBody(Canonicalization canonicalization, std::string_view body) {
