@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include <fstream>
@@ -24,6 +25,9 @@ struct KeyFree {
 };
 struct DigestContextFree {
   void operator()(EVP_MD_CTX* context) const { EVP_MD_CTX_free(context); }
+};
+struct KeyContextFree {
+  void operator()(EVP_PKEY_CTX* context) const { EVP_PKEY_CTX_free(context); }
 };
 struct BioFree {
   void operator()(BIO* bio) const { BIO_free(bio); }
@@ -133,6 +137,32 @@ struct DkimKey::Impl {
   std::string selector;
   DkimAlgorithm algorithm = DkimAlgorithm::rsa_sha256;
   std::unique_ptr<EVP_PKEY, KeyFree> key;
+  // Made ready once (setting a context up costs about a hundredth of an RSA-2048 signature and a
+  // tenth of an Ed25519 one in OpenSSL 3) and copied for each signature, so that the keyring's
+  // keys sign on every thread at once.
+  std::unique_ptr<EVP_PKEY_CTX, KeyContextFree> rsa_context;       // PKCS#1 v1.5, SHA-256
+  std::unique_ptr<EVP_MD_CTX, DigestContextFree> ed25519_context;  // PureEdDSA
+
+  // The contexts for `key`; an error only if OpenSSL fails.
+  Result<void> prepare() {
+    bool prepared = false;
+    if (algorithm == DkimAlgorithm::ed25519_sha256) {
+      ed25519_context.reset(EVP_MD_CTX_new());
+      prepared = ed25519_context != nullptr &&
+                 EVP_DigestSignInit(ed25519_context.get(), nullptr, nullptr, nullptr,
+                                    key.get()) == 1;
+    } else {
+      rsa_context.reset(EVP_PKEY_CTX_new_from_pkey(nullptr, key.get(), nullptr));
+      const EVP_MD* digest = dkimDigest(false);
+      prepared = rsa_context != nullptr && digest != nullptr &&
+                 EVP_PKEY_sign_init(rsa_context.get()) == 1 &&
+                 EVP_PKEY_CTX_set_rsa_padding(rsa_context.get(), RSA_PKCS1_PADDING) == 1 &&
+                 EVP_PKEY_CTX_set_signature_md(rsa_context.get(), digest) == 1;
+    }
+    ERR_clear_error();
+    if (!prepared) return makeError("crypto", "cannot prepare the key for signing");
+    return {};
+  }
 };
 
 Result<DkimKey> DkimKey::fromPem(std::string domain, std::string selector, std::string_view pem) {
@@ -163,6 +193,7 @@ Result<DkimKey> DkimKey::fromPem(std::string domain, std::string selector, std::
   impl->domain = std::move(domain);
   impl->selector = std::move(selector);
   impl->key = std::move(key);
+  if (auto prepared = impl->prepare(); !prepared) return prepared.error();
   DkimKey result;
   result.impl_ = std::move(impl);
   return result;
@@ -182,6 +213,7 @@ Result<DkimKey> DkimKey::fromEd25519Seed(std::string domain, std::string selecto
   impl->selector = std::move(selector);
   impl->algorithm = DkimAlgorithm::ed25519_sha256;
   impl->key = std::move(key);
+  if (auto prepared = impl->prepare(); !prepared) return prepared.error();
   DkimKey result;
   result.impl_ = std::move(impl);
   return result;
@@ -220,6 +252,7 @@ Result<DkimKey> DkimKey::generate(std::string domain, std::string selector, Dkim
   impl->selector = std::move(selector);
   impl->algorithm = algorithm;
   impl->key.reset(generated);
+  if (auto prepared = impl->prepare(); !prepared) return prepared.error();
   DkimKey result;
   result.impl_ = std::move(impl);
   return result;
@@ -278,32 +311,32 @@ std::string DkimKey::dnsRecord() const {
 }
 
 Result<std::string> DkimKey::signData(std::string_view data) const {
-  std::unique_ptr<EVP_MD_CTX, DigestContextFree> context(EVP_MD_CTX_new());
-  if (context == nullptr) return makeError("crypto", "out of memory");
+  // RSASSA-PKCS1-v1_5 signs the SHA-256 of the data; so does Ed25519 here (RFC 8463 3).
   unsigned char hash[EVP_MAX_MD_SIZE];
   unsigned int hash_length = 0;
   const EVP_MD* digest = dkimDigest(false);
-  std::string_view input = data;
-  bool started = false;
-  if (impl_->algorithm == DkimAlgorithm::ed25519_sha256) {
-    // RFC 8463 3: Ed25519 signs the SHA-256 of the data.
-    started = digest != nullptr &&
-              EVP_Digest(data.data(), data.size(), hash, &hash_length, digest, nullptr) == 1 &&
-              EVP_DigestSignInit(context.get(), nullptr, nullptr, nullptr, impl_->key.get()) == 1;
-    input = std::string_view(reinterpret_cast<const char*>(hash), hash_length);
-  } else {
-    started = digest != nullptr &&
-              EVP_DigestSignInit(context.get(), nullptr, digest, nullptr, impl_->key.get()) == 1;
-  }
-  std::size_t length = 0;
-  const auto* bytes = reinterpret_cast<const unsigned char*>(input.data());
-  if (!started || EVP_DigestSign(context.get(), nullptr, &length, bytes, input.size()) != 1) {
+  const int size = EVP_PKEY_get_size(impl_->key.get());
+  if (digest == nullptr || size <= 0 ||
+      EVP_Digest(data.data(), data.size(), hash, &hash_length, digest, nullptr) != 1) {
     ERR_clear_error();
     return makeError("crypto", "cannot start the DKIM signature");
   }
-  std::string signature(length, '\0');
-  if (EVP_DigestSign(context.get(), reinterpret_cast<unsigned char*>(signature.data()), &length,
-                     bytes, input.size()) != 1) {
+  std::string signature(static_cast<std::size_t>(size), '\0');
+  auto* output = reinterpret_cast<unsigned char*>(signature.data());
+  std::size_t length = signature.size();
+  bool signed_data = false;
+  if (impl_->algorithm == DkimAlgorithm::ed25519_sha256) {
+    std::unique_ptr<EVP_MD_CTX, DigestContextFree> context(EVP_MD_CTX_new());
+    signed_data = context != nullptr &&
+                  EVP_MD_CTX_copy_ex(context.get(), impl_->ed25519_context.get()) == 1 &&
+                  EVP_DigestSign(context.get(), output, &length, hash, hash_length) == 1;
+  } else {
+    std::unique_ptr<EVP_PKEY_CTX, KeyContextFree> context(
+        EVP_PKEY_CTX_dup(impl_->rsa_context.get()));
+    signed_data = context != nullptr &&
+                  EVP_PKEY_sign(context.get(), output, &length, hash, hash_length) == 1;
+  }
+  if (!signed_data) {
     ERR_clear_error();
     return makeError("crypto", "cannot sign");
   }

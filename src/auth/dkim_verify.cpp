@@ -91,7 +91,13 @@ Result<SignatureTags> checkTags(std::string_view value, const DkimVerifyOptions&
   if (auto domain = findTag(tags, "d")) result.domain = asciiLower(*domain);
   if (auto selector = findTag(tags, "s")) result.selector = std::string(*selector);
   if (auto algorithm = findTag(tags, "a")) result.algorithm = std::string(*algorithm);
-  if (auto b = findTag(tags, "b")) result.signature_prefix = withoutWhitespace(*b).substr(0, 8);
+  if (auto b = findTag(tags, "b")) {
+    for (char character : *b) {
+      if (result.signature_prefix.size() == 8) break;
+      if (character != ' ' && character != '\t' && character != '\r' && character != '\n')
+        result.signature_prefix += character;
+    }
+  }
 
   auto version = findTag(tags, "v");
   if (!version) return makeError("syntax", "no v= tag");
@@ -179,8 +185,9 @@ Result<SignatureTags> checkTags(std::string_view value, const DkimVerifyOptions&
     signature.length = static_cast<std::size_t>(
         std::min<std::uint64_t>(*length, std::numeric_limits<std::size_t>::max()));
   }
-  auto body_hash = net::base64Decode(withoutWhitespace(*findTag(tags, "bh")));
-  auto signature_bytes = net::base64Decode(withoutWhitespace(*findTag(tags, "b")));
+  std::string unfolded;
+  auto body_hash = net::base64Decode(withoutWhitespace(*findTag(tags, "bh"), unfolded));
+  auto signature_bytes = net::base64Decode(withoutWhitespace(*findTag(tags, "b"), unfolded));
   if (!body_hash) return makeError("syntax", "bh= is not base64");
   if (!signature_bytes) return makeError("syntax", "b= is not base64");
   signature.body_hash = std::move(*body_hash);

@@ -68,6 +68,16 @@ std::optional<std::string_view> findTag(const std::vector<Tag>& tags, std::strin
   return std::nullopt;
 }
 
+std::string_view withoutWhitespace(std::string_view value, std::string& storage) {
+  for (char character : value) {
+    if (isWhitespace(character)) {
+      storage = withoutWhitespace(value);
+      return storage;
+    }
+  }
+  return value;
+}
+
 std::string withoutWhitespace(std::string_view value) {
   std::string result;
   result.reserve(value.size());
