@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <utility>
 
 #include "common/strings.h"
 
@@ -36,36 +37,6 @@ void appendWithCrlf(std::string_view text, std::string& out) {
     }
   }
   out.append(text.substr(start));
-}
-
-// Relaxed header canonicalisation of one name and value, without the CRLF (RFC 6376 3.4.2):
-// the name lower-cased, line breaks removed, whitespace runs as one space, none at either end.
-void appendRelaxed(std::string_view name, std::string_view value, std::string& out) {
-  for (char character : name) out += asciiLower(character);
-  out += ':';
-  bool pending_space = false;
-  bool started = false;
-  std::size_t index = 0;
-  while (index < value.size()) {
-    char character = value[index];
-    if (character == '\r' || character == '\n') {
-      ++index;
-    } else if (isWhitespace(character)) {
-      pending_space = started;
-      ++index;
-    } else {
-      if (pending_space) out += ' ';
-      pending_space = false;
-      started = true;
-      std::size_t run_end = index + 1;
-      while (run_end < value.size() && !isWhitespace(value[run_end]) && value[run_end] != '\r' &&
-             value[run_end] != '\n') {
-        ++run_end;
-      }
-      out.append(value.substr(index, run_end - index));
-      index = run_end;
-    }
-  }
 }
 
 std::string_view withoutLineBreak(std::string_view text) {
@@ -128,27 +99,49 @@ constexpr std::string_view kLineBreaks =
     "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n"
     "\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n";
 
-struct DigestContextFree {
-  void operator()(EVP_MD_CTX* context) const { EVP_MD_CTX_free(context); }
+// Relaxed canonicalisation of a header field value (RFC 6376 3.4.2), given in one piece or in
+// several (the signature field around its removed b= value): line breaks removed, each whitespace
+// run one SP, none at either end. What needs no change is appended in whole stretches.
+class RelaxedValueWriter {
+ public:
+  explicit RelaxedValueWriter(std::string& out) : out_(out) {}
+
+  void append(std::string_view value) {
+    std::size_t position = 0;
+    while (position < value.size()) {
+      const char character = value[position];
+      if (isWhitespace(character) || character == '\r' || character == '\n') {
+        pending_space_ = pending_space_ || (started_ && isWhitespace(character));
+        ++position;
+        continue;
+      }
+      const std::size_t end = nextAttention<true>(value, position + 1);
+      if (pending_space_) out_ += ' ';
+      pending_space_ = false;
+      started_ = true;
+      out_.append(value.substr(position, end - position));
+      position = end;
+    }
+  }
+
+ private:
+  std::string& out_;
+  bool started_ = false;
+  bool pending_space_ = false;  // whitespace after content: one SP if more content follows
 };
 
-}  // namespace
-
-void appendCanonicalHeader(Canonicalization canonicalization, const mime::HeaderField& field,
-                           std::string& out) {
-  if (canonicalization == Canonicalization::simple) {
-    appendWithCrlf(field.raw, out);
-    if (!field.raw.ends_with('\n')) out += "\r\n";  // the last line of a body-less message
-    return;
-  }
-  appendRelaxed(field.name, field.value, out);
-  out += "\r\n";
+void appendRelaxedName(std::string_view name, std::string& out) {
+  for (char character : name) out += asciiLower(character);
+  out += ':';
 }
 
-std::string withoutSignatureValue(std::string_view raw_field) {
-  std::string_view field = withoutLineBreak(raw_field);
+// The bytes of the b= value in `field` (without its final line break), as [first, second):
+// the base64 characters and folding whitespace after "b=", not whitespace after the last base64
+// character (RFC 6376 3.5 "b=", 3.7). Both field.size() when there is no b= tag.
+std::pair<std::size_t, std::size_t> signatureValueSpan(std::string_view field) {
+  const std::pair<std::size_t, std::size_t> none{field.size(), field.size()};
   std::size_t colon = field.find(':');
-  if (colon == std::string_view::npos) return std::string(field);
+  if (colon == std::string_view::npos) return none;
   std::size_t position = colon + 1;
   while (position <= field.size()) {
     std::size_t end = field.find(';', position);
@@ -171,30 +164,60 @@ std::string withoutSignatureValue(std::string_view raw_field) {
         for (std::size_t index = value_start; index < end; ++index) {
           if (isBase64Character(field[index])) value_end = index + 1;
         }
-        std::string result(field.substr(0, value_start));
-        result.append(field.substr(value_end));
-        return result;
+        return {value_start, value_end};
       }
     }
     position = end + 1;
   }
-  return std::string(field);
+  return none;
+}
+
+struct DigestContextFree {
+  void operator()(EVP_MD_CTX* context) const { EVP_MD_CTX_free(context); }
+};
+
+}  // namespace
+
+void appendCanonicalHeader(Canonicalization canonicalization, const mime::HeaderField& field,
+                           std::string& out) {
+  if (canonicalization == Canonicalization::simple) {
+    appendWithCrlf(field.raw, out);
+    if (!field.raw.ends_with('\n')) out += "\r\n";  // the last line of a body-less message
+    return;
+  }
+  appendRelaxedName(field.name, out);
+  RelaxedValueWriter(out).append(field.value);
+  out += "\r\n";
+}
+
+std::string withoutSignatureValue(std::string_view raw_field) {
+  const std::string_view field = withoutLineBreak(raw_field);
+  const auto [value_start, value_end] = signatureValueSpan(field);
+  std::string result(field.substr(0, value_start));
+  result.append(field.substr(value_end));
+  return result;
 }
 
 void appendCanonicalSignatureField(Canonicalization canonicalization, std::string_view raw_field,
                                    std::string& out) {
-  std::string field = withoutSignatureValue(raw_field);
+  // The field is canonicalised in the two pieces around its b= value, not copied without it.
+  const std::string_view field = withoutLineBreak(raw_field);
+  const auto [value_start, value_end] = signatureValueSpan(field);
+  const std::string_view before = field.substr(0, value_start);
+  const std::string_view after = field.substr(value_end);
   if (canonicalization == Canonicalization::simple) {
-    appendWithCrlf(field, out);
+    appendWithCrlf(before, out);
+    appendWithCrlf(after, out);
     return;
   }
-  std::string_view view = field;
-  std::size_t colon = view.find(':');
-  std::string_view name = view.substr(0, colon == std::string_view::npos ? view.size() : colon);
+  const std::size_t colon = before.find(':');
+  std::string_view name = before.substr(0, colon);
   while (!name.empty() && isWhitespace(name.back())) name.remove_suffix(1);
-  std::string_view value =
-      colon == std::string_view::npos ? std::string_view{} : view.substr(colon + 1);
-  appendRelaxed(name, value, out);
+  appendRelaxedName(name, out);
+  if (colon == std::string_view::npos) return;
+  RelaxedValueWriter value(out);
+  value.append(before.substr(colon + 1));
+  value.append(after);
 }
 
 std::vector<const mime::HeaderField*> selectSignedFields(
