@@ -227,7 +227,8 @@ std::vector<const mime::HeaderField*> selectSignedFields(
   std::vector<bool> used(fields.size(), false);
   for (std::string_view name : names) {
     for (std::size_t index = fields.size(); index-- > 0;) {
-      if (!used[index] && equalsIgnoreCase(fields[index].name, name)) {
+      if (!used[index] && fields[index].name.size() == name.size() &&
+          equalsIgnoreCase(fields[index].name, name)) {
         used[index] = true;
         selected.push_back(&fields[index]);
         break;
@@ -235,6 +236,13 @@ std::vector<const mime::HeaderField*> selectSignedFields(
     }
   }
   return selected;
+}
+
+std::size_t signedDataSize(const std::vector<const mime::HeaderField*>& selected,
+                           std::string_view signature_field) {
+  std::size_t size = signature_field.size() + 2;
+  for (const mime::HeaderField* field : selected) size += field->raw.size() + 2;
+  return size;
 }
 
 BodyCanonicalizer::BodyCanonicalizer(Canonicalization canonicalization, Sink sink)

@@ -38,6 +38,11 @@ void appendCanonicalSignatureField(Canonicalization canonicalization, std::strin
 std::vector<const mime::HeaderField*> selectSignedFields(
     const std::vector<mime::HeaderField>& fields, const std::vector<std::string_view>& names);
 
+// Room for the signed data of `selected` and the signature field: their raw size, which
+// canonicalisation does not exceed but for a CRLF written for a bare LF (a hint for reserve()).
+std::size_t signedDataSize(const std::vector<const mime::HeaderField*>& selected,
+                           std::string_view signature_field);
+
 // Canonicalises a body given in pieces of any size (RFC 6376 3.4.3, 3.4.4): a CRLF, a whitespace
 // run or a run of empty lines may straddle two pieces. Stretches that canonicalisation leaves
 // unchanged reach `sink` as views into the piece being fed (the sink must use them before

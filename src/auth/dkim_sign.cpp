@@ -35,6 +35,11 @@ struct BioFree {
 
 constexpr std::size_t kMaximumLine = 78;  // RFC 5322 2.1.1 "SHOULD be no more than 78"
 
+// Field names compared without case; most pairs differ in length, decided without a call.
+bool sameName(std::string_view left, std::string_view right) {
+  return left.size() == right.size() && equalsIgnoreCase(left, right);
+}
+
 Result<void> checkNames(const std::string& domain, const std::string& selector) {
   if (!isDkimDomainName(domain, false)) {
     return makeError("syntax", "\"" + domain +
@@ -347,32 +352,39 @@ Result<std::string> DkimKey::signData(std::string_view data) const {
 Result<std::string> signDkim(std::string_view message, const DkimKey& key,
                              const DkimSignOptions& options) {
   const std::vector<mime::HeaderField> fields = mime::headerFields(message);
-  auto occurrences = [&fields](std::string_view name) {
-    std::size_t count = 0;
-    for (const auto& field : fields) count += equalsIgnoreCase(field.name, name) ? 1 : 0;
-    return count;
-  };
-  if (occurrences("from") == 0) return makeError("syntax", "the message has no From field");
-
   // h=: every listed field as often as it occurs, the over-signed ones once more (RFC 6376
-  // 8.15); From always.
-  std::vector<std::string> names;
-  std::vector<std::string> listed;
-  auto listOnce = [&listed](std::string_view name) {
-    for (const auto& seen : listed) {
-      if (equalsIgnoreCase(seen, name)) return;
-    }
-    listed.push_back(asciiLower(name));
-  };
-  listOnce("from");
-  for (const auto& name : options.headers) listOnce(name);
-  for (const auto& name : options.oversigned) listOnce(name);
-  for (const auto& name : listed) {
+  // 8.15); From always, first.
+  struct Listed {
+    std::string name;  // lower-case
     bool oversigned = false;
-    for (const auto& over : options.oversigned)
-      oversigned = oversigned || equalsIgnoreCase(over, name);
-    std::size_t count = occurrences(name) + (oversigned ? 1 : 0);
-    for (std::size_t index = 0; index < count; ++index) names.push_back(name);
+    std::size_t occurrences = 0;
+  };
+  std::vector<Listed> listed;
+  listed.reserve(1 + options.headers.size() + options.oversigned.size());
+  auto list = [&listed](std::string_view name, bool oversigned) {
+    for (Listed& seen : listed) {
+      if (sameName(seen.name, name)) {
+        seen.oversigned = seen.oversigned || oversigned;
+        return;
+      }
+    }
+    listed.push_back({asciiLower(name), oversigned, 0});
+  };
+  list("from", false);
+  for (const auto& name : options.headers) list(name, false);
+  for (const auto& name : options.oversigned) list(name, true);
+  for (const auto& field : fields) {
+    for (Listed& entry : listed) {
+      if (sameName(entry.name, field.name)) ++entry.occurrences;
+    }
+  }
+  if (listed.front().occurrences == 0) {
+    return makeError("syntax", "the message has no From field");
+  }
+  std::vector<std::string_view> names;
+  for (const Listed& entry : listed) {
+    const std::size_t count = entry.occurrences + (entry.oversigned ? 1 : 0);
+    for (std::size_t index = 0; index < count; ++index) names.push_back(entry.name);
   }
 
   auto body_hash = hashBody(options.body_canonicalization,
@@ -393,20 +405,27 @@ Result<std::string> signDkim(std::string_view message, const DkimKey& key,
   if (options.expiry.count() > 0) {
     field.whole("x", std::to_string(timestamp + options.expiry.count()));
   }
-  std::vector<std::string_view> pieces;
-  std::vector<std::string> colon_names;
-  colon_names.reserve(names.size());
+  // The h= pieces, each name with the ':' before it (a name is never folded).
+  std::string joined;
   for (std::size_t index = 0; index < names.size(); ++index) {
-    colon_names.push_back(index == 0 ? names[index] : ":" + names[index]);
+    if (index > 0) joined += ':';
+    joined += names[index];
   }
-  for (const auto& piece : colon_names) pieces.push_back(piece);
+  std::vector<std::string_view> pieces;
+  pieces.reserve(names.size());
+  for (std::size_t index = 0, offset = 0; index < names.size(); ++index) {
+    const std::size_t length = names[index].size() + (index > 0 ? 1 : 0);
+    pieces.push_back(std::string_view(joined).substr(offset, length));
+    offset += length;
+  }
   field.folded("h", pieces, false, false);
   field.base64("bh", net::base64Encode(body_hash->digest), false);
   field.base64("b", "", true);  // the value is what is being computed: empty while hashing
 
-  std::vector<std::string_view> signed_names(names.begin(), names.end());
+  const std::vector<const mime::HeaderField*> selected = selectSignedFields(fields, names);
   std::string data;
-  for (const mime::HeaderField* signed_field : selectSignedFields(fields, signed_names)) {
+  data.reserve(signedDataSize(selected, field.text()));
+  for (const mime::HeaderField* signed_field : selected) {
     appendCanonicalHeader(options.header_canonicalization, *signed_field, data);
   }
   appendCanonicalSignatureField(options.header_canonicalization, field.text(), data);

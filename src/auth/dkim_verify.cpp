@@ -301,9 +301,11 @@ DkimSignatureResult verifyOne(Verification& verification, const mime::HeaderFiel
     result.reason = "body hash did not verify";
     return result;
   }
+  const std::vector<const mime::HeaderField*> selected =
+      selectSignedFields(verification.fields, signature.signed_fields);
   std::string data;
-  for (const mime::HeaderField* signed_field :
-       selectSignedFields(verification.fields, signature.signed_fields)) {
+  data.reserve(signedDataSize(selected, field.raw));
+  for (const mime::HeaderField* signed_field : selected) {
     appendCanonicalHeader(signature.header_canonicalization, *signed_field, data);
   }
   appendCanonicalSignatureField(signature.header_canonicalization, field.raw, data);
