@@ -39,6 +39,15 @@ void appendWithCrlf(std::string_view text, std::string& out) {
   out.append(text.substr(start));
 }
 
+// Field names without case (RFC 5322 1.2.2). Most pairs differ in length or first letter,
+// decided here without a call: bytes equal without case are still equal after `| 0x20`, so that
+// test only turns away pairs that differ.
+bool sameFieldName(std::string_view left, std::string_view right) {
+  return left.size() == right.size() &&
+         (left.empty() || (left.front() | 0x20) == (right.front() | 0x20)) &&
+         equalsIgnoreCase(left, right);
+}
+
 std::string_view withoutLineBreak(std::string_view text) {
   if (text.ends_with('\n')) text.remove_suffix(1);
   if (text.ends_with('\r')) text.remove_suffix(1);
@@ -48,8 +57,8 @@ std::string_view withoutLineBreak(std::string_view text) {
 // Where the body canonicaliser must look at the input itself, from `position` on: a line end or
 // a CR that may start one, and (relaxed) any other control byte, HTAB, or SP that is followed by
 // whitespace, a line end or nothing (a whitespace run that changes, or trailing whitespace).
-// Everything before that position is output as it is. Sixteen bytes at a time: the usual body
-// line is text with single spaces and only its CRLF is looked at.
+// Everything before that position is output as it is. 32 bytes at a time: the usual body line
+// is text with single spaces and only its CRLF is looked at.
 template <bool kRelaxed>
 bool needsAttention(const unsigned char* bytes, std::size_t position, std::size_t size) {
   const unsigned char byte = bytes[position];
@@ -66,28 +75,36 @@ std::size_t nextAttention(std::string_view text, std::size_t position) {
   const std::size_t size = text.size();
 #if defined(__GNUC__)
   using Block = unsigned char __attribute__((vector_size(16)));
-  // Each block is read with the one after it shifted by a byte, so SP sees its successor.
-  while (position + sizeof(Block) + 1 <= size) {
+  // Which bytes of the 16 at `at` need attention (0xFF) or not (0); in relaxed mode each block is
+  // read with the one after it shifted by a byte, so SP sees its successor.
+  auto marks = [bytes](std::size_t at) {
     Block current;
-    std::memcpy(&current, bytes + position, sizeof current);
-    Block marked;
+    std::memcpy(&current, bytes + at, sizeof current);
     if constexpr (kRelaxed) {
       Block next;
-      std::memcpy(&next, bytes + position + 1, sizeof next);
-      marked = reinterpret_cast<Block>((current <= ' ') & ((current != ' ') | (next <= ' ')));
+      std::memcpy(&next, bytes + at + 1, sizeof next);
+      return reinterpret_cast<Block>((current <= ' ') & ((current != ' ') | (next <= ' ')));
     } else {
-      marked = reinterpret_cast<Block>((current == '\r') | (current == '\n'));
+      return reinterpret_cast<Block>((current == '\r') | (current == '\n'));
     }
-    std::uint64_t halves[2];
-    std::memcpy(halves, &marked, sizeof halves);
-    for (std::size_t half = 0; half < 2; ++half) {
-      if (halves[half] == 0) continue;
-      const int bit = std::endian::native == std::endian::little
-                          ? std::countr_zero(halves[half])
-                          : std::countl_zero(halves[half]);
-      return position + half * 8 + static_cast<std::size_t>(bit) / 8;
+  };
+  // Two blocks a round, tested together: most rounds find nothing.
+  while (position + 2 * sizeof(Block) + 1 <= size) {
+    const Block first = marks(position);
+    const Block second = marks(position + sizeof(Block));
+    std::uint64_t words[4];
+    std::memcpy(words, &first, sizeof first);
+    std::memcpy(words + 2, &second, sizeof second);
+    if ((words[0] | words[1] | words[2] | words[3]) != 0) {
+      for (std::size_t word = 0;; ++word) {
+        if (words[word] == 0) continue;
+        const int bit = std::endian::native == std::endian::little
+                            ? std::countr_zero(words[word])
+                            : std::countl_zero(words[word]);
+        return position + word * 8 + static_cast<std::size_t>(bit) / 8;
+      }
     }
-    position += sizeof(Block);
+    position += 2 * sizeof(Block);
   }
 #endif
   while (position < size && !needsAttention<kRelaxed>(bytes, position, size)) ++position;
@@ -227,8 +244,7 @@ std::vector<const mime::HeaderField*> selectSignedFields(
   std::vector<bool> used(fields.size(), false);
   for (std::string_view name : names) {
     for (std::size_t index = fields.size(); index-- > 0;) {
-      if (!used[index] && fields[index].name.size() == name.size() &&
-          equalsIgnoreCase(fields[index].name, name)) {
+      if (!used[index] && sameFieldName(fields[index].name, name)) {
         used[index] = true;
         selected.push_back(&fields[index]);
         break;
@@ -334,8 +350,19 @@ void BodyCanonicalizer::update(std::string_view piece) {
   const std::size_t size = piece_.size();
   while (position < size) {
     if (line_has_content_ && !owed_space_) {
-      position = relaxed_ ? nextAttention<true>(piece_, position)
-                          : nextAttention<false>(piece_, position);
+      for (;;) {
+        position = relaxed_ ? nextAttention<true>(piece_, position)
+                            : nextAttention<false>(piece_, position);
+        // The usual line end: CRLF after content, the next line starting with content. It
+        // stays in the run and the state stays as it is.
+        if (position + 2 < size && piece_[position] == '\r' && piece_[position + 1] == '\n' &&
+            static_cast<unsigned char>(piece_[position + 2]) > ' ') {
+          wrote_line_ = true;
+          position += 3;
+          continue;
+        }
+        break;
+      }
       if (position == size) break;
     }
     const char character = piece_[position];
