@@ -1,23 +1,11 @@
 // DKIM tag value syntax; see dkim_syntax.h. RFC 6376 2.11, 3.5.
 #include "auth/dkim_syntax.h"
 
+#include "common/strings.h"
+
 #include <limits>
 
 namespace bulwark::auth {
-namespace {
-
-bool isFoldingWhitespace(char character) {
-  return character == ' ' || character == '\t' || character == '\r' || character == '\n';
-}
-
-int hexValue(char character) {
-  if (character >= '0' && character <= '9') return character - '0';
-  if (character >= 'A' && character <= 'F') return character - 'A' + 10;
-  if (character >= 'a' && character <= 'f') return character - 'a' + 10;
-  return -1;
-}
-
-}  // namespace
 
 bool isDkimDomainName(std::string_view name, bool allow_underscore) {
   if (name.empty() || name.size() > 253) return false;
@@ -40,23 +28,13 @@ bool isDkimDomainName(std::string_view name, bool allow_underscore) {
 }
 
 std::optional<std::string> decodeDkimQuotedPrintable(std::string_view text) {
-  std::string decoded;
-  decoded.reserve(text.size());
-  for (std::size_t index = 0; index < text.size(); ++index) {
-    char character = text[index];
-    if (isFoldingWhitespace(character)) continue;
-    if (character != '=') {
-      decoded += character;
-      continue;
-    }
-    if (index + 2 >= text.size()) return std::nullopt;
-    int high = hexValue(text[index + 1]);
-    int low = hexValue(text[index + 2]);
-    if (high < 0 || low < 0) return std::nullopt;
-    decoded += static_cast<char>(high * 16 + low);
-    index += 2;
+  // FWS may appear anywhere in the value and means nothing (RFC 6376 2.11).
+  std::string compact;
+  compact.reserve(text.size());
+  for (char character : text) {
+    if (!isFoldingWhitespace(character)) compact += character;
   }
-  return decoded;
+  return decodeHexEscapes(compact, '=');
 }
 
 std::optional<std::uint64_t> parseDkimNumber(std::string_view text, std::size_t max_digits) {
@@ -69,12 +47,6 @@ std::optional<std::uint64_t> parseDkimNumber(std::string_view text, std::size_t 
     value = value > (kMaximum - digit) / 10 ? kMaximum : value * 10 + digit;
   }
   return value;
-}
-
-std::string_view trimFoldingWhitespace(std::string_view text) {
-  while (!text.empty() && isFoldingWhitespace(text.front())) text.remove_prefix(1);
-  while (!text.empty() && isFoldingWhitespace(text.back())) text.remove_suffix(1);
-  return text;
 }
 
 }  // namespace bulwark::auth

@@ -19,7 +19,6 @@ std::optional<std::string> decodeDkimQuotedPrintable(std::string_view text);
 // 1 to `max_digits` decimal digits; values beyond 64 bits saturate (a longer l= than any body).
 std::optional<std::uint64_t> parseDkimNumber(std::string_view text, std::size_t max_digits);
 
-// `text` without surrounding spaces, tabs and line breaks (FWS).
-std::string_view trimFoldingWhitespace(std::string_view text);
+// trimFoldingWhitespace and isFoldingWhitespace are in common/strings.h.
 
 }  // namespace bulwark::auth

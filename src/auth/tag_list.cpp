@@ -1,20 +1,12 @@
 // Tag=value list parsing; see tag_list.h.
 #include "auth/tag_list.h"
 
+#include "common/strings.h"
+
 #include <algorithm>
 
 namespace bulwark::auth {
 namespace {
-
-bool isWhitespace(char character) {
-  return character == ' ' || character == '\t' || character == '\r' || character == '\n';
-}
-
-std::string_view trimmed(std::string_view text) {
-  while (!text.empty() && isWhitespace(text.front())) text.remove_prefix(1);
-  while (!text.empty() && isWhitespace(text.back())) text.remove_suffix(1);
-  return text;
-}
 
 // tag-name = ALPHA *ALNUMPUNC (ALNUMPUNC = ALPHA / DIGIT / "_")
 bool isTagName(std::string_view name) {
@@ -36,11 +28,11 @@ Result<std::vector<Tag>> parseTagList(std::string_view text) {
   while (position <= text.size()) {
     std::size_t end = text.find(';', position);
     if (end == std::string_view::npos) end = text.size();
-    std::string_view spec = trimmed(text.substr(position, end - position));
+    std::string_view spec = trimFoldingWhitespace(text.substr(position, end - position));
     const bool last = end >= text.size();
     if (spec.empty()) {
       // Only a trailing ';' (or an empty list) may leave an empty spec.
-      if (!last && !trimmed(text.substr(end + 1)).empty()) {
+      if (!last && !trimFoldingWhitespace(text.substr(end + 1)).empty()) {
         return makeError("syntax", "empty tag between ';' separators");
       }
       break;
@@ -49,8 +41,8 @@ Result<std::vector<Tag>> parseTagList(std::string_view text) {
     if (equals == std::string_view::npos) {
       return makeError("syntax", "tag \"" + std::string(spec) + "\" has no '='");
     }
-    Tag tag{std::string(trimmed(spec.substr(0, equals))),
-            std::string(trimmed(spec.substr(equals + 1)))};
+    Tag tag{std::string(trimFoldingWhitespace(spec.substr(0, equals))),
+            std::string(trimFoldingWhitespace(spec.substr(equals + 1)))};
     if (!isTagName(tag.name)) {
       return makeError("syntax", "\"" + tag.name + "\" is not a tag name");
     }
@@ -73,7 +65,7 @@ std::optional<std::string_view> findTag(const std::vector<Tag>& tags, std::strin
 
 std::string_view withoutWhitespace(std::string_view value, std::string& storage) {
   for (char character : value) {
-    if (isWhitespace(character)) {
+    if (isFoldingWhitespace(character)) {
       storage = withoutWhitespace(value);
       return storage;
     }
@@ -87,7 +79,7 @@ std::string withoutWhitespace(std::string_view value) {
   std::size_t kept = 0;
   for (char character : value) {
     result[kept] = character;
-    kept += isWhitespace(character) ? 0 : 1;
+    kept += isFoldingWhitespace(character) ? 0 : 1;
   }
   result.resize(kept);
   return result;

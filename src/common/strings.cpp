@@ -39,6 +39,14 @@ bool isSpaceOrTab(char c) {
   return c == ' ' || c == '\t';
 }
 
+bool isFoldingWhitespace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+std::string_view trimFoldingWhitespace(std::string_view text) {
+  while (!text.empty() && isFoldingWhitespace(text.front())) text.remove_prefix(1);
+  while (!text.empty() && isFoldingWhitespace(text.back())) text.remove_suffix(1);
+  return text;
+}
+
 std::string_view trim(std::string_view text) {
   while (!text.empty() && isSpaceOrTab(text.front())) text.remove_prefix(1);
   while (!text.empty() && isSpaceOrTab(text.back())) text.remove_suffix(1);

@@ -18,6 +18,10 @@ bool startsWithIgnoreCase(std::string_view text, std::string_view prefix);
 bool isSpaceOrTab(char c);
 // `text` without leading and trailing WSP.
 std::string_view trim(std::string_view text);
+// FWS characters as the tag=value syntaxes of DKIM, ARC and DMARC meet them: space, tab, CR, LF.
+bool isFoldingWhitespace(char c);
+// `text` without leading and trailing spaces, tabs and line breaks.
+std::string_view trimFoldingWhitespace(std::string_view text);
 std::vector<std::string_view> split(std::string_view text, char separator);
 
 // `text` with every `escape` followed by two hex digits (either case) replaced by the byte they
