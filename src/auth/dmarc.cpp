@@ -2,7 +2,6 @@
 // np= from DMARCbis). Untrusted: every DNS answer and the identifiers in `DmarcInput`.
 #include "auth/dmarc.h"
 
-#include "auth/dkim_syntax.h"
 #include "auth/idna.h"
 #include "auth/tag_list.h"
 #include "common/strings.h"
