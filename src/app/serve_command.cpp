@@ -4,6 +4,7 @@
 // SIGTERM and starts itself again with the same arguments (the file is read anew).
 #include "app/account_authenticator.h"
 #include "app/commands.h"
+#include "app/configured_rules.h"
 #include "app/dmarc_reporter.h"
 #include "app/message_intake.h"
 #include "pipeline/authentication_stage.h"
@@ -280,6 +281,14 @@ int serve(const ServeOptions& options) {
       if (!candidate.ok()) {
         log::error("SIGHUP: {} has problems; the running configuration stays:\n{}",
                    options.config_file, formatProblems(options.config_file, candidate.problems));
+        continue;
+      }
+      // The rules too: a rule file with problems is refused like a bad configuration.
+      policy::RuleLoad candidate_rules = loadConfiguredRules(candidate.config);
+      if (!candidate_rules.ok()) {
+        log::error("SIGHUP: the transport rules of {} have problems; the running configuration "
+                   "stays:\n{}",
+                   options.config_file, policy::formatRuleProblems(candidate_rules.problems));
         continue;
       }
       log::info("SIGHUP: reloading {}", options.config_file);
