@@ -3,25 +3,18 @@
 // skipped.
 #include "auth/address_list.h"
 
-#include "auth/idna.h"
+#include "auth/header_lexer.h"
+#include "common/strings.h"
 
+#include <algorithm>
 #include <optional>
 
 namespace bulwark::auth {
 namespace {
 
-bool isWhitespace(char character) {
-  return character == ' ' || character == '\t' || character == '\r' || character == '\n';
-}
-
 // atext (RFC 5322 3.2.3) and UTF8-non-ascii (RFC 6532 3.2).
-bool isAtext(char character) {
-  if (static_cast<unsigned char>(character) >= 0x80) return true;
-  if ((character >= 'a' && character <= 'z') || (character >= 'A' && character <= 'Z') ||
-      (character >= '0' && character <= '9')) {
-    return true;
-  }
-  return std::string_view("!#$%&'*+-/=?^_`{|}~").find(character) != std::string_view::npos;
+bool isWordCharacter(char character) {
+  return static_cast<unsigned char>(character) >= 0x80 || isAtext(character);
 }
 
 int base64Value(char character) {
@@ -30,13 +23,6 @@ int base64Value(char character) {
   if (character >= '0' && character <= '9') return character - '0' + 52;
   if (character == '+') return 62;
   if (character == '/') return 63;
-  return -1;
-}
-
-int hexValue(char character) {
-  if (character >= '0' && character <= '9') return character - '0';
-  if (character >= 'a' && character <= 'f') return character - 'a' + 10;
-  if (character >= 'A' && character <= 'F') return character - 'A' + 10;
   return -1;
 }
 
@@ -58,30 +44,18 @@ std::optional<std::string> decodeBase64(std::string_view text) {
   return out;
 }
 
+// The "Q" encoding (RFC 2047 4.2): '_' is a space, "=XX" a byte. An '_' never stands inside an
+// "=XX", so replacing it first is the same as decoding left to right.
 std::optional<std::string> decodeQ(std::string_view text) {
-  std::string out;
-  for (std::size_t index = 0; index < text.size(); ++index) {
-    char character = text[index];
-    if (character == '_') {
-      out += ' ';
-    } else if (character == '=') {
-      if (index + 2 >= text.size()) return std::nullopt;
-      int high = hexValue(text[index + 1]);
-      int low = hexValue(text[index + 2]);
-      if (high < 0 || low < 0) return std::nullopt;
-      out += static_cast<char>(high * 16 + low);
-      index += 2;
-    } else {
-      out += character;
-    }
-  }
-  return out;
+  std::string spaced(text);
+  std::replace(spaced.begin(), spaced.end(), '_', ' ');
+  return decodeHexEscapes(spaced, '=');
 }
 
 // Charsets whose encoded bytes do not show ASCII as ASCII: an '@' in them is invisible to a
 // byte search but visible to the reader.
 bool isOpaqueCharset(std::string_view charset) {
-  std::string name = lowerAscii(charset.substr(0, charset.find('*')));  // RFC 2231 language
+  std::string name = asciiLower(charset.substr(0, charset.find('*')));  // RFC 2231 language
   for (std::string_view prefix : {"utf-7", "utf7", "utf-16", "utf16", "utf-32", "utf32", "ucs-2",
                                   "ucs2", "ucs-4", "ucs4", "unicode", "csunicode"}) {
     if (name.starts_with(prefix)) return true;
@@ -114,9 +88,10 @@ std::optional<EncodedWord> readEncodedWord(std::string_view text) {
                      isOpaqueCharset(text.substr(2, charset_end - 2))};
 }
 
-class Parser {
+class Parser : private HeaderLexer {
  public:
-  Parser(std::string_view text, const AddressListLimits& limits) : text_(text), limits_(limits) {}
+  Parser(std::string_view text, const AddressListLimits& limits)
+      : HeaderLexer(text, limits.max_comment_depth), limits_(limits) {}
 
   Result<AddressList> parse() {
     while (true) {
@@ -146,69 +121,11 @@ class Parser {
     bool spaced = false;  // whitespace or a comment came before it
   };
 
-  bool atEnd() const { return position_ >= text_.size(); }
-  char peek() const { return text_[position_]; }
-  Error failure() const { return makeError("syntax", error_); }
-  bool fail(std::string message) {
-    if (error_.empty())
-      error_ = std::move(message) + " (at byte " + std::to_string(position_) + ")";
-    return false;
-  }
-
-  // [CFWS]: whitespace and comments, which nest (RFC 5322 3.2.2); false on a broken comment.
+  // [CFWS], every comment's text kept for the list (RFC 5322 3.2.2).
   bool skipCfws() {
-    while (!atEnd()) {
-      if (isWhitespace(peek())) {
-        ++position_;
-        continue;
-      }
-      if (peek() != '(') return true;
-      std::string comment;
-      unsigned depth = 0;
-      while (true) {
-        if (atEnd()) return fail("a comment is not closed");
-        char character = text_[position_++];
-        if (character == '\\') {
-          if (atEnd()) return fail("a comment ends in a backslash");
-          comment += text_[position_++];
-        } else if (character == '(') {
-          if (++depth > limits_.max_comment_depth) {
-            return fail("comments nested deeper than " + std::to_string(limits_.max_comment_depth));
-          }
-          if (depth > 1) comment += character;
-        } else if (character == ')') {
-          if (--depth == 0) break;
-          comment += character;
-        } else {
-          comment += character;
-        }
-      }
+    return HeaderLexer::skipCfws([this](std::string&& comment) {
       list_.comments.push_back(decodeEncodedWords(comment, &list_.opaque_charset));
-    }
-    return true;
-  }
-
-  // quoted-string after the opening quote is at position_; the content, unescaped.
-  std::optional<std::string> readQuoted() {
-    ++position_;
-    std::string content;
-    while (true) {
-      if (atEnd()) {
-        fail("a quoted string is not closed");
-        return std::nullopt;
-      }
-      char character = text_[position_++];
-      if (character == '"') return content;
-      if (character == '\\') {
-        if (atEnd()) {
-          fail("a quoted string ends in a backslash");
-          return std::nullopt;
-        }
-        content += text_[position_++];
-      } else if (character != '\r' && character != '\n') {
-        content += character;
-      }
-    }
+    });
   }
 
   // Words (atoms, quoted strings) and dots with CFWS between them: the start of a phrase or of a
@@ -228,9 +145,9 @@ class Parser {
       } else if (character == '.') {
         ++position_;
         items.push_back({ItemKind::dot, ".", spaced});
-      } else if (isAtext(character)) {
+      } else if (isWordCharacter(character)) {
         std::size_t start = position_;
-        while (!atEnd() && isAtext(peek())) ++position_;
+        while (!atEnd() && isWordCharacter(peek())) ++position_;
         items.push_back(
             {ItemKind::atom, std::string(text_.substr(start, position_ - start)), spaced});
       } else {
@@ -293,7 +210,7 @@ class Parser {
     while (true) {
       if (!skipCfws()) return false;
       std::size_t start = position_;
-      while (!atEnd() && isAtext(peek())) ++position_;
+      while (!atEnd() && isWordCharacter(peek())) ++position_;
       if (start == position_) return fail("a domain has an empty label");
       domain += text_.substr(start, position_ - start);
       if (!skipCfws()) return false;
@@ -407,11 +324,8 @@ class Parser {
     }
   }
 
-  std::string_view text_;
   const AddressListLimits& limits_;
-  std::size_t position_ = 0;
   AddressList list_;
-  std::string error_;
 };
 
 }  // namespace

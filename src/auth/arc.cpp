@@ -13,6 +13,7 @@
 #include "auth/dkim_key_record.h"
 #include "auth/dkim_syntax.h"
 #include "auth/tag_list.h"
+#include "common/strings.h"
 #include "mime/header_fields.h"
 #include "net/base64.h"
 
@@ -23,37 +24,10 @@ constexpr std::string_view kSealName = "ARC-Seal";
 constexpr std::string_view kSignatureName = "ARC-Message-Signature";
 constexpr std::string_view kResultsName = "ARC-Authentication-Results";
 
-char lowerCase(char character) {
-  return character >= 'A' && character <= 'Z' ? static_cast<char>(character - 'A' + 'a')
-                                              : character;
-}
-
-bool equalsIgnoringCase(std::string_view left, std::string_view right) {
-  return left.size() == right.size() &&
-         std::equal(left.begin(), left.end(), right.begin(),
-                    [](char a, char b) { return lowerCase(a) == lowerCase(b); });
-}
-
-std::string lowerCased(std::string_view text) {
-  std::string result(text);
-  for (char& character : result) character = lowerCase(character);
-  return result;
-}
-
-bool isWhitespace(char character) {
-  return character == ' ' || character == '\t' || character == '\r' || character == '\n';
-}
-
-std::string_view trimmed(std::string_view text) {
-  while (!text.empty() && isWhitespace(text.front())) text.remove_prefix(1);
-  while (!text.empty() && isWhitespace(text.back())) text.remove_suffix(1);
-  return text;
-}
-
 // An instance value (RFC 8617 4.2.1): decimal digits, not zero; nullopt when malformed. The
 // caller compares it with the limit.
 std::optional<unsigned> parseInstance(std::string_view text) {
-  text = trimmed(text);
+  text = trimFoldingWhitespace(text);
   if (text.empty() || text.size() > 9) return std::nullopt;
   unsigned value = 0;
   auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -64,9 +38,9 @@ std::optional<unsigned> parseInstance(std::string_view text) {
 // The i= that starts an ARC-Authentication-Results value: "i=" instance ";" with optional
 // whitespace around each part (RFC 8617 4.1.1 arc-info). Anything else is no instance.
 std::optional<unsigned> resultsInstance(std::string_view value) {
-  value = trimmed(value);
+  value = trimFoldingWhitespace(value);
   if (value.empty() || value.front() != 'i') return std::nullopt;
-  value = trimmed(value.substr(1));
+  value = trimFoldingWhitespace(value.substr(1));
   if (value.empty() || value.front() != '=') return std::nullopt;
   std::size_t semicolon = value.find(';');
   if (semicolon == std::string_view::npos) return std::nullopt;
@@ -124,9 +98,9 @@ CollectedChain collectChain(const std::vector<mime::HeaderField>& fields, unsign
     return chain;
   };
   for (const mime::HeaderField& field : fields) {
-    const bool seal = equalsIgnoringCase(field.name, kSealName);
-    const bool signature = equalsIgnoringCase(field.name, kSignatureName);
-    const bool results = equalsIgnoringCase(field.name, kResultsName);
+    const bool seal = equalsIgnoreCase(field.name, kSealName);
+    const bool signature = equalsIgnoreCase(field.name, kSignatureName);
+    const bool results = equalsIgnoreCase(field.name, kResultsName);
     if (!seal && !signature && !results) continue;
     std::optional<unsigned> instance;
     std::vector<Tag> tags;
@@ -242,12 +216,12 @@ class Validator {
     if (!isDomainName(selector)) return "ARC-Message-Signature s= is not a selector";
     std::vector<std::string_view> names;
     std::string_view list = *findTag(tags, "h");
-    while (!trimmed(list).empty()) {
+    while (!trimFoldingWhitespace(list).empty()) {
       std::size_t colon = list.find(':');
-      std::string_view name = trimmed(list.substr(0, colon));
+      std::string_view name = trimFoldingWhitespace(list.substr(0, colon));
       if (name.empty()) return "ARC-Message-Signature h= has an empty field name";
       // RFC 8617 4.1.2: the seals are not signed by the AMS; a signature over one is invalid.
-      if (equalsIgnoringCase(name, kSealName)) return "ARC-Message-Signature h= names ARC-Seal";
+      if (equalsIgnoreCase(name, kSealName)) return "ARC-Message-Signature h= names ARC-Seal";
       names.push_back(name);
       if (colon == std::string_view::npos) break;
       list.remove_prefix(colon + 1);
@@ -325,7 +299,7 @@ class Validator {
   std::string verifyWithKey(DkimAlgorithm algorithm, std::string_view domain,
                             std::string_view selector, std::string_view data,
                             std::string_view signature, std::string_view what) {
-    const std::string name = lowerCased(selector) + "._domainkey." + lowerCased(domain);
+    const std::string name = asciiLower(selector) + "._domainkey." + asciiLower(domain);
     auto cached = keys_.find(name);
     if (cached == keys_.end()) {
       cached = keys_.emplace(name, lookupDkimKey(resolver_, selector, domain)).first;
@@ -401,15 +375,15 @@ ExistingChain scanExistingChain(const std::vector<mime::HeaderField>& fields) {
   for (const mime::HeaderField& field : fields) {
     std::optional<unsigned> instance;
     std::optional<std::string> cv;
-    if (equalsIgnoringCase(field.name, kResultsName)) {
+    if (equalsIgnoreCase(field.name, kResultsName)) {
       instance = resultsInstance(field.value);
-    } else if (equalsIgnoringCase(field.name, kSealName) ||
-               equalsIgnoringCase(field.name, kSignatureName)) {
+    } else if (equalsIgnoreCase(field.name, kSealName) ||
+               equalsIgnoreCase(field.name, kSignatureName)) {
       auto tags = parseTagList(field.value);
       if (!tags) continue;
       if (auto value = findTag(*tags, "i")) instance = parseInstance(*value);
       if (auto value = findTag(*tags, "cv")) cv = std::string(*value);
-      if (instance && equalsIgnoringCase(field.name, kSealName) && *instance >= newest_seal) {
+      if (instance && equalsIgnoreCase(field.name, kSealName) && *instance >= newest_seal) {
         existing.newest_seal_failed =
             (*instance == newest_seal && existing.newest_seal_failed) || cv == "fail";
         newest_seal = *instance;
@@ -466,7 +440,7 @@ ArcValidation validateArc(dns::Resolver& resolver, std::string_view message,
   validation.instances = newest;
   for (unsigned instance = newest; instance >= 1; --instance) {
     validation.sealers.push_back(
-        lowerCased(findTag(chain.sets[instance].seal_tags, "d").value_or(std::string_view())));
+        asciiLower(findTag(chain.sets[instance].seal_tags, "d").value_or(std::string_view())));
   }
   // Step 4: the newest message signature must verify.
   if (std::string problem = validator.verifySignature(chain.sets[newest]); !problem.empty()) {
@@ -525,7 +499,7 @@ Result<std::string> sealArc(std::string_view message, const ArcValidation& valid
       std::chrono::duration_cast<std::chrono::seconds>(options.now.time_since_epoch()).count());
   const std::string algorithm = algorithmName(key.algorithm());
 
-  std::string_view payload = trimmed(options.authentication_results);
+  std::string_view payload = trimFoldingWhitespace(options.authentication_results);
   std::string results = std::string(kResultsName) + ": i=" + instance_text + "; " +
                         options.authserv_id + "; " +
                         (payload.empty() ? std::string("none") : std::string(payload)) + "\r\n";
@@ -534,11 +508,11 @@ Result<std::string> sealArc(std::string_view message, const ArcValidation& valid
   // relaxed/relaxed, no l= (RFC 8617 4.1.2).
   std::vector<std::string> names;
   for (const std::string& wanted : options.headers) {
-    if (equalsIgnoringCase(wanted, kSealName)) continue;  // never signed by an AMS (4.1.2)
+    if (equalsIgnoreCase(wanted, kSealName)) continue;  // never signed by an AMS (4.1.2)
     const auto occurrences = std::count_if(fields.begin(), fields.end(), [&](const auto& field) {
-      return equalsIgnoringCase(field.name, wanted);
+      return equalsIgnoreCase(field.name, wanted);
     });
-    for (long count = 0; count < occurrences; ++count) names.push_back(lowerCased(wanted));
+    for (long count = 0; count < occurrences; ++count) names.push_back(asciiLower(wanted));
   }
   std::string header_list;
   for (const std::string& name : names) header_list += (header_list.empty() ? "" : ":") + name;

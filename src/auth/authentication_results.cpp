@@ -3,7 +3,8 @@
 // Parsed values and messages are untrusted; parsing is iterative and linear in the input.
 #include "auth/authentication_results.h"
 
-#include "auth/idna.h"
+#include "auth/header_lexer.h"
+#include "common/strings.h"
 #include "mime/header_fields.h"
 
 #include <algorithm>
@@ -14,10 +15,6 @@ namespace {
 
 constexpr std::size_t kLineLimit = 78;  // RFC 5322 2.1.1: lines SHOULD stay under 78 characters
 
-bool isWhitespace(char character) {
-  return character == ' ' || character == '\t' || character == '\r' || character == '\n';
-}
-
 // token (RFC 2045 5.1): printable US-ASCII except SPACE and tspecials.
 bool isTokenCharacter(char character) {
   if (character <= 0x20 || character >= 0x7f) return false;
@@ -26,14 +23,6 @@ bool isTokenCharacter(char character) {
 
 bool isToken(std::string_view text) {
   return !text.empty() && std::all_of(text.begin(), text.end(), isTokenCharacter);
-}
-
-bool isAtext(char character) {
-  if ((character >= 'a' && character <= 'z') || (character >= 'A' && character <= 'Z') ||
-      (character >= '0' && character <= '9')) {
-    return true;
-  }
-  return std::string_view("!#$%&'*+-/=?^_`{|}~").find(character) != std::string_view::npos;
 }
 
 bool isDotAtom(std::string_view text) {
@@ -101,9 +90,9 @@ std::vector<std::string> commentPieces(std::string_view comment) {
   return pieces;
 }
 
-class Parser {
+class Parser : private HeaderLexer {
  public:
-  explicit Parser(std::string_view text) : text_(text) {}
+  explicit Parser(std::string_view text) : HeaderLexer(text) {}
 
   Result<AuthenticationResults> parse() {
     AuthenticationResults results;
@@ -133,7 +122,7 @@ class Parser {
       if (!skipCfws()) return failure();
       if (atEnd()) break;  // a trailing ';'
       std::size_t start = position_;
-      std::string method = lowerAscii(readKeyword());
+      std::string method = asciiLower(readKeyword());
       if (method.empty()) {
         fail("a method is not a keyword");
         return failure();
@@ -156,54 +145,22 @@ class Parser {
            (character >= 'A' && character <= 'Z') || character == '-' || character == '_';
   }
 
-  bool atEnd() const { return position_ >= text_.size(); }
-  char peek() const { return text_[position_]; }
-  Error failure() const { return makeError("syntax", error_); }
-  bool fail(std::string message) {
-    if (error_.empty())
-      error_ = std::move(message) + " (at byte " + std::to_string(position_) + ")";
-    return false;
-  }
-
+  // [CFWS]; with `comments`, each comment's text is appended to it.
   bool skipCfws(std::string* comments = nullptr) {
-    while (!atEnd()) {
-      if (isWhitespace(peek())) {
-        ++position_;
-        continue;
-      }
-      if (peek() != '(') return true;
-      std::string comment;
-      unsigned depth = 0;
-      while (true) {
-        if (atEnd()) return fail("a comment is not closed");
-        char character = text_[position_++];
-        if (character == '\\') {
-          if (atEnd()) return fail("a comment ends in a backslash");
-          comment += text_[position_++];
-        } else if (character == '(') {
-          if (++depth > 1) comment += character;
-        } else if (character == ')') {
-          if (--depth == 0) break;
-          comment += character;
-        } else {
-          comment += character;
+    if (comments == nullptr) return HeaderLexer::skipCfws();
+    return HeaderLexer::skipCfws([comments](std::string&& comment) {
+      // Folding and runs of whitespace in a comment are one space: it is text for people.
+      bool space = !comments->empty();
+      for (char character : comment) {
+        if (isWhitespace(character)) {
+          space = true;
+          continue;
         }
+        if (space && !comments->empty()) *comments += ' ';
+        space = false;
+        *comments += character;
       }
-      if (comments != nullptr) {
-        // Folding and runs of whitespace in a comment are one space: it is text for people.
-        bool space = !comments->empty();
-        for (char character : comment) {
-          if (isWhitespace(character)) {
-            space = true;
-            continue;
-          }
-          if (space && !comments->empty()) *comments += ' ';
-          space = false;
-          *comments += character;
-        }
-      }
-    }
-    return true;
+    });
   }
 
   std::string readDigits() {
@@ -216,28 +173,6 @@ class Parser {
     std::size_t start = position_;
     while (!atEnd() && isKeywordCharacter(peek())) ++position_;
     return std::string(text_.substr(start, position_ - start));
-  }
-
-  std::optional<std::string> readQuoted() {
-    ++position_;
-    std::string content;
-    while (true) {
-      if (atEnd()) {
-        fail("a quoted string is not closed");
-        return std::nullopt;
-      }
-      char character = text_[position_++];
-      if (character == '"') return content;
-      if (character == '\\') {
-        if (atEnd()) {
-          fail("a quoted string ends in a backslash");
-          return std::nullopt;
-        }
-        content += text_[position_++];
-      } else if (character != '\r' && character != '\n') {
-        content += character;
-      }
-    }
   }
 
   // value = token / quoted-string (RFC 2045).
@@ -269,7 +204,7 @@ class Parser {
 
   // resinfo after its ';': methodspec [reasonspec] *propspec, comments kept.
   bool parseResultInfo(MethodResult& result) {
-    result.method = lowerAscii(readKeyword());
+    result.method = asciiLower(readKeyword());
     if (!skipCfws()) return false;
     if (!atEnd() && peek() == '/') {
       ++position_;
@@ -282,12 +217,12 @@ class Parser {
     if (atEnd() || peek() != '=') return fail("no '=' after the method " + result.method);
     ++position_;
     if (!skipCfws()) return false;
-    result.result = lowerAscii(readKeyword());
+    result.result = asciiLower(readKeyword());
     if (result.result.empty()) return fail("no result for the method " + result.method);
     while (true) {
       if (!skipCfws(&result.comment)) return false;
       if (atEnd() || peek() == ';') return true;
-      std::string name = lowerAscii(readKeyword());
+      std::string name = asciiLower(readKeyword());
       if (name.empty()) return fail(std::string("unexpected '") + peek() + "'");
       if (!skipCfws(&result.comment)) return false;
       if (atEnd()) return fail("no '=' after " + name);
@@ -296,7 +231,7 @@ class Parser {
         ++position_;
         if (!skipCfws()) return false;
         property.type = std::move(name);
-        property.name = lowerAscii(readKeyword());
+        property.name = asciiLower(readKeyword());
         if (property.name.empty()) return fail("a property is not a keyword");
         if (!skipCfws()) return false;
       } else if (name == "reason") {
@@ -321,16 +256,13 @@ class Parser {
     }
   }
 
-  std::string_view text_;
-  std::size_t position_ = 0;
-  std::string error_;
 };
 
 // Whether `word` occurs in `text` delimited by characters that cannot be part of a host name.
 bool containsWord(std::string_view text, std::string_view word) {
   if (word.empty()) return false;
-  std::string haystack = lowerAscii(text);
-  std::string needle = lowerAscii(word);
+  std::string haystack = asciiLower(text);
+  std::string needle = asciiLower(word);
   auto boundary = [&](std::size_t index) {
     return index >= haystack.size() || !isTokenCharacter(haystack[index]);
   };
@@ -391,11 +323,11 @@ Result<AuthenticationResults> parseAuthenticationResults(std::string_view value)
 std::size_t removeOurAuthenticationResults(std::string& message, std::string_view authserv_id) {
   std::vector<std::pair<std::size_t, std::size_t>> ranges;  // offset, length
   for (const mime::HeaderField& field : mime::headerFields(message)) {
-    if (!equalsIgnoringCase(field.name, "authentication-results")) continue;
+    if (!equalsIgnoreCase(field.name, "authentication-results")) continue;
     Result<AuthenticationResults> parsed = parseAuthenticationResults(field.value);
     // A field that does not parse is ours if it names our id anywhere: a forger must not slip
     // one past us by breaking its syntax, and a broken field of someone else is worth nothing.
-    const bool ours = parsed ? equalsIgnoringCase(parsed->authserv_id, authserv_id)
+    const bool ours = parsed ? equalsIgnoreCase(parsed->authserv_id, authserv_id)
                              : containsWord(field.value, authserv_id);
     if (ours) {
       ranges.emplace_back(static_cast<std::size_t>(field.raw.data() - message.data()),

@@ -4,6 +4,7 @@
 #include "auth/dmarc.h"
 
 #include "auth/idna.h"
+#include "common/strings.h"
 #include "mime/header_fields.h"
 
 #include <cctype>
@@ -21,17 +22,13 @@ AuthorDomain ambiguous(std::string reason) {
   return author;
 }
 
-bool isWhitespace(char character) {
-  return character == ' ' || character == '\t';
-}
-
 // A line that starts with the name From, in any case, followed by whitespace, a colon, or the
 // end of the line: what some reader could take for a From field.
 bool startsLikeFrom(std::string_view line) {
-  if (line.size() < 4 || !equalsIgnoringCase(line.substr(0, 4), "from")) return false;
+  if (line.size() < 4 || !equalsIgnoreCase(line.substr(0, 4), "from")) return false;
   if (line.size() == 4) return true;
   char next = line[4];
-  return next == ':' || isWhitespace(next) || next == '\r' || next == '\n';
+  return next == ':' || isSpaceOrTab(next) || next == '\r' || next == '\n';
 }
 
 // Whether `line` is a From field a strict reader sees: "From" then optional whitespace then ':'.
@@ -198,7 +195,7 @@ AuthorDomain authorDomain(std::string_view message, const AddressListLimits& lim
   }
   std::vector<mime::HeaderField> from_fields;
   for (const mime::HeaderField& field : mime::headerFields(message)) {
-    if (equalsIgnoringCase(field.name, "from")) from_fields.push_back(field);
+    if (equalsIgnoreCase(field.name, "from")) from_fields.push_back(field);
   }
   if (from_fields.empty()) {
     AuthorDomain author;

@@ -2,32 +2,18 @@
 // np= from DMARCbis). Untrusted: every DNS answer and the identifiers in `DmarcInput`.
 #include "auth/dmarc.h"
 
+#include "auth/dkim_syntax.h"
 #include "auth/idna.h"
 #include "auth/tag_list.h"
+#include "common/strings.h"
 
 #include <random>
 
 namespace bulwark::auth {
 namespace {
 
-bool isWhitespace(char character) {
-  return character == ' ' || character == '\t';
-}
-
-std::string_view trimmed(std::string_view text) {
-  while (!text.empty() &&
-         (isWhitespace(text.front()) || text.front() == '\r' || text.front() == '\n')) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() &&
-         (isWhitespace(text.back()) || text.back() == '\r' || text.back() == '\n')) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
 std::optional<DmarcPolicy> policyFromText(std::string_view text) {
-  std::string value = lowerAscii(text);
+  std::string value = asciiLower(text);
   if (value == "none") return DmarcPolicy::none;
   if (value == "quarantine") return DmarcPolicy::quarantine;
   if (value == "reject") return DmarcPolicy::reject;
@@ -54,7 +40,7 @@ std::vector<std::string> uriList(std::string_view text) {
     if (comma == std::string_view::npos) comma = text.size();
     std::string uri;
     for (char character : text.substr(position, comma - position)) {
-      if (!isWhitespace(character)) uri += character;
+      if (!isSpaceOrTab(character)) uri += character;
     }
     if (!uri.empty()) uris.push_back(std::move(uri));
     position = comma + 1;
@@ -85,7 +71,7 @@ bool isFailureOptions(std::string_view text) {
   while (position <= text.size()) {
     std::size_t colon = text.find(':', position);
     if (colon == std::string_view::npos) colon = text.size();
-    std::string option = lowerAscii(trimmed(text.substr(position, colon - position)));
+    std::string option = asciiLower(trimFoldingWhitespace(text.substr(position, colon - position)));
     if (option != "0" && option != "1" && option != "d" && option != "s") return false;
     position = colon + 1;
   }
@@ -99,7 +85,7 @@ bool isReportFormats(std::string_view text) {
   while (position <= text.size()) {
     std::size_t colon = text.find(':', position);
     if (colon == std::string_view::npos) colon = text.size();
-    std::string_view format = trimmed(text.substr(position, colon - position));
+    std::string_view format = trimFoldingWhitespace(text.substr(position, colon - position));
     if (format.empty() || format.size() > 32) return false;
     for (char character : format) {
       if (!((character >= 'a' && character <= 'z') || (character >= 'A' && character <= 'Z') ||
@@ -179,7 +165,7 @@ std::string_view dmarcResultName(DmarcResult result) {
 bool isDmarcRecord(std::string_view text) {
   std::size_t position = 0;
   auto skipWhitespace = [&] {
-    while (position < text.size() && isWhitespace(text[position])) ++position;
+    while (position < text.size() && isSpaceOrTab(text[position])) ++position;
   };
   skipWhitespace();
   if (position >= text.size() || (text[position] != 'v' && text[position] != 'V')) return false;
@@ -195,7 +181,7 @@ bool isDmarcRecord(std::string_view text) {
 }
 
 Result<DmarcRecord> parseDmarcRecord(std::string_view text) {
-  if (trimmed(text).empty()) return makeError("syntax", "the DMARC record is empty");
+  if (trimFoldingWhitespace(text).empty()) return makeError("syntax", "the DMARC record is empty");
   if (!isDmarcRecord(text)) return makeError("syntax", "the record does not start with v=DMARC1");
   DmarcRecord record;
   std::optional<DmarcPolicy> policy;
@@ -205,7 +191,7 @@ Result<DmarcRecord> parseDmarcRecord(std::string_view text) {
   std::size_t position = text.find(';');
   while (position != std::string_view::npos && position < text.size()) {
     std::size_t end = text.find(';', position + 1);
-    std::string_view spec = trimmed(text.substr(
+    std::string_view spec = trimFoldingWhitespace(text.substr(
         position + 1, end == std::string_view::npos ? std::string_view::npos : end - position - 1));
     position = end;
     if (spec.empty()) continue;  // ";;" and a trailing ';' carry nothing
@@ -214,7 +200,7 @@ Result<DmarcRecord> parseDmarcRecord(std::string_view text) {
       record.ignored.push_back("\"" + std::string(spec) + "\" is not a tag");
       continue;
     }
-    std::string name = lowerAscii(tags->front().name);
+    std::string name = asciiLower(tags->front().name);
     const std::string& value = tags->front().value;
     for (const std::string& earlier : seen) {
       if (earlier == name) return makeError("syntax", "tag " + name + "= appears twice");
@@ -233,7 +219,7 @@ Result<DmarcRecord> parseDmarcRecord(std::string_view text) {
       record.nonexistent_subdomain_policy = policyFromText(value);
       if (!record.nonexistent_subdomain_policy) ignore();
     } else if (name == "adkim" || name == "aspf") {
-      std::string mode = lowerAscii(value);
+      std::string mode = asciiLower(value);
       if (mode == "s" || mode == "r") {
         (name == "adkim" ? record.strict_dkim : record.strict_spf) = mode == "s";
       } else {

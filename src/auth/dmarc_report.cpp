@@ -13,44 +13,6 @@
 namespace bulwark::auth {
 namespace {
 
-// The enumerations of Appendix C (DMARCResultType, DispositionType, DKIMResultType,
-// SPFResultType): the report's vocabulary, kept here so that the report's words do not change
-// with the names the rest of the program uses for logs and headers.
-std::string_view dispositionWord(DmarcPolicy policy) {
-  switch (policy) {
-    case DmarcPolicy::none: return "none";
-    case DmarcPolicy::quarantine: return "quarantine";
-    case DmarcPolicy::reject: return "reject";
-  }
-  return "none";
-}
-
-std::string_view dkimResultWord(DkimResult result) {
-  switch (result) {
-    case DkimResult::none: return "none";
-    case DkimResult::pass: return "pass";
-    case DkimResult::fail: return "fail";
-    case DkimResult::policy: return "policy";
-    case DkimResult::neutral: return "neutral";
-    case DkimResult::temperror: return "temperror";
-    case DkimResult::permerror: return "permerror";
-  }
-  return "none";
-}
-
-std::string_view spfResultWord(SpfResult result) {
-  switch (result) {
-    case SpfResult::none: return "none";
-    case SpfResult::neutral: return "neutral";
-    case SpfResult::pass: return "pass";
-    case SpfResult::fail: return "fail";
-    case SpfResult::softfail: return "softfail";
-    case SpfResult::temperror: return "temperror";
-    case SpfResult::permerror: return "permerror";
-  }
-  return "none";
-}
-
 int strictness(DmarcPolicy policy) {
   switch (policy) {
     case DmarcPolicy::none: return 0;
@@ -58,31 +20,6 @@ int strictness(DmarcPolicy policy) {
     case DmarcPolicy::reject: return 2;
   }
   return 0;
-}
-
-// RFC 3986 2.1 percent-decoding; nullopt for a '%' without two hex digits.
-std::optional<std::string> percentDecode(std::string_view text) {
-  std::string decoded;
-  decoded.reserve(text.size());
-  auto hexValue = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  for (std::size_t index = 0; index < text.size(); ++index) {
-    if (text[index] != '%') {
-      decoded += text[index];
-      continue;
-    }
-    if (index + 2 >= text.size()) return std::nullopt;
-    int high = hexValue(text[index + 1]);
-    int low = hexValue(text[index + 2]);
-    if (high < 0 || low < 0) return std::nullopt;
-    decoded += static_cast<char>(high * 16 + low);
-    index += 2;
-  }
-  return decoded;
 }
 
 // An addr-spec we are willing to put into a To field and an RCPT TO: one '@', a non-empty local
@@ -200,7 +137,7 @@ std::optional<ReportUri> parseReportUri(std::string_view uri) {
   }
   // RFC 6068 2: hfields after '?' (subject, body ...) are not ours to send.
   if (auto query = uri.find('?'); query != std::string_view::npos) uri = uri.substr(0, query);
-  auto address = percentDecode(uri);
+  auto address = decodeHexEscapes(uri, '%');  // RFC 3986 2.1 percent-encoding
   if (!address || !plausibleAddress(*address)) return std::nullopt;
   result.address = std::move(*address);
   return result;
@@ -239,11 +176,11 @@ PublishedPolicy publishedPolicy(const DmarcOutcome& outcome) {
   const DmarcRecord& record = *outcome.record;
   policy.adkim = record.strict_dkim ? "s" : "r";
   policy.aspf = record.strict_spf ? "s" : "r";
-  policy.p = dispositionWord(record.policy);
+  policy.p = dmarcPolicyName(record.policy);
   // RFC 7489 6.3: sp= absent means p= applies to subdomains too.
-  policy.sp = dispositionWord(record.subdomain_policy.value_or(record.policy));
+  policy.sp = dmarcPolicyName(record.subdomain_policy.value_or(record.policy));
   if (record.nonexistent_subdomain_policy) {
-    policy.np = dispositionWord(*record.nonexistent_subdomain_policy);
+    policy.np = dmarcPolicyName(*record.nonexistent_subdomain_policy);
   }
   policy.pct = record.percent;
   policy.rua = record.aggregate_addresses;
@@ -254,7 +191,9 @@ ReportRow reportRow(const DmarcEvaluation& evaluation) {
   const DmarcOutcome& outcome = evaluation.outcome;
   ReportRow row;
   row.source_ip = evaluation.source_ip;
-  row.disposition = dispositionWord(outcome.disposition);
+  // Appendix C's DispositionType, DKIMResultType and SPFResultType are the RFC 8601 result
+  // names the rest of the program writes, so one name function per enumeration serves both.
+  row.disposition = dmarcPolicyName(outcome.disposition);
   row.dkim = outcome.dkim_aligned ? "pass" : "fail";
   row.spf = outcome.spf_aligned ? "pass" : "fail";
   // RFC 7489 6.6.4: pct= sampling applied a weaker disposition than the policy; Appendix C
@@ -268,11 +207,11 @@ ReportRow reportRow(const DmarcEvaluation& evaluation) {
   row.header_from = evaluation.header_from;
   for (const auto& signature : evaluation.dkim) {
     row.dkim_results.push_back(
-        {signature.domain, signature.selector, std::string(dkimResultWord(signature.result))});
+        {signature.domain, signature.selector, std::string(dkimResultName(signature.result))});
   }
   row.spf_domain = evaluation.spf_domain;
   row.spf_scope = evaluation.null_sender ? "helo" : "mfrom";
-  row.spf_result = spfResultWord(evaluation.spf);
+  row.spf_result = spfResultName(evaluation.spf);
   return row;
 }
 

@@ -1,17 +1,14 @@
 // IDNA conversion through libidn2; see idna.h.
 #include "auth/idna.h"
 
+#include "common/strings.h"
+
 #include <cstdint>
 #include <idn2.h>
 #include <memory>
 
 namespace bulwark::auth {
 namespace {
-
-char lowerCharacter(char character) {
-  return character >= 'A' && character <= 'Z' ? static_cast<char>(character - 'A' + 'a')
-                                              : character;
-}
 
 bool isAscii(std::string_view text) {
   for (char character : text) {
@@ -22,23 +19,9 @@ bool isAscii(std::string_view text) {
 
 }  // namespace
 
-std::string lowerAscii(std::string_view text) {
-  std::string lowered(text);
-  for (char& character : lowered) character = lowerCharacter(character);
-  return lowered;
-}
-
-bool equalsIgnoringCase(std::string_view left, std::string_view right) {
-  if (left.size() != right.size()) return false;
-  for (std::size_t index = 0; index < left.size(); ++index) {
-    if (lowerCharacter(left[index]) != lowerCharacter(right[index])) return false;
-  }
-  return true;
-}
-
 std::optional<std::string> asciiLabel(std::string_view label) {
   if (label.empty()) return std::nullopt;
-  if (isAscii(label)) return lowerAscii(label);
+  if (isAscii(label)) return asciiLower(label);
   // libidn2 reads a NUL-terminated string: a label with a NUL in it is no label at all.
   if (label.find('\0') != std::string_view::npos) return std::nullopt;
   std::string input(label);
@@ -50,7 +33,7 @@ std::optional<std::string> asciiLabel(std::string_view label) {
   std::string converted(reinterpret_cast<const char*>(output));
   // A "label" that maps to several (a full stop look-alike such as U+3002) is not one label.
   if (converted.empty() || converted.find('.') != std::string::npos) return std::nullopt;
-  return lowerAscii(converted);
+  return asciiLower(converted);
 }
 
 std::optional<std::string> asciiDomain(std::string_view domain) {

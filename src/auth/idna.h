@@ -17,10 +17,4 @@ std::optional<std::string> asciiLabel(std::string_view label);
 // or double dot) or a label IDNA refuses.
 std::optional<std::string> asciiDomain(std::string_view domain);
 
-// ASCII lower-case of `text` (bytes over 0x7f unchanged).
-std::string lowerAscii(std::string_view text);
-
-// Case-insensitive ASCII comparison.
-bool equalsIgnoringCase(std::string_view left, std::string_view right);
-
 }  // namespace bulwark::auth

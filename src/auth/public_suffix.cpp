@@ -3,6 +3,7 @@
 #include "auth/public_suffix.h"
 
 #include "auth/idna.h"
+#include "common/strings.h"
 
 #include <fstream>
 #include <functional>
@@ -40,7 +41,7 @@ std::optional<SplitName> splitName(std::string_view domain) {
   if (domain.ends_with('.')) domain.remove_suffix(1);  // the root label of an absolute name
   if (domain.empty()) return std::nullopt;
   SplitName name;
-  name.given = lowerAscii(domain);
+  name.given = asciiLower(domain);
   name.ascii.reserve(domain.size());
   std::size_t position = 0;
   while (true) {

@@ -2,8 +2,20 @@
 #include "common/strings.h"
 
 namespace bulwark {
+namespace {
 
-char asciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c; }
+int hexDigitValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+char asciiLower(char c) {
+  return (c >= 'A' && c <= 'Z') ? static_cast<char>(c + 32) : c;
+}
 
 std::string asciiLower(std::string_view text) {
   std::string out(text);
@@ -23,9 +35,13 @@ bool startsWithIgnoreCase(std::string_view text, std::string_view prefix) {
   return text.size() >= prefix.size() && equalsIgnoreCase(text.substr(0, prefix.size()), prefix);
 }
 
+bool isSpaceOrTab(char c) {
+  return c == ' ' || c == '\t';
+}
+
 std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  while (!text.empty() && isSpaceOrTab(text.front())) text.remove_prefix(1);
+  while (!text.empty() && isSpaceOrTab(text.back())) text.remove_suffix(1);
   return text;
 }
 
@@ -41,6 +57,24 @@ std::vector<std::string_view> split(std::string_view text, char separator) {
     parts.push_back(text.substr(start, found - start));
     start = found + 1;
   }
+}
+
+std::optional<std::string> decodeHexEscapes(std::string_view text, char escape) {
+  std::string decoded;
+  decoded.reserve(text.size());
+  for (size_t index = 0; index < text.size(); ++index) {
+    if (text[index] != escape) {
+      decoded += text[index];
+      continue;
+    }
+    if (index + 2 >= text.size()) return std::nullopt;
+    const int high = hexDigitValue(text[index + 1]);
+    const int low = hexDigitValue(text[index + 2]);
+    if (high < 0 || low < 0) return std::nullopt;
+    decoded += static_cast<char>(high * 16 + low);
+    index += 2;
+  }
+  return decoded;
 }
 
 }  // namespace bulwark

@@ -209,7 +209,10 @@ Verdict AuthenticationStage::process(MessageContext& context) {
                            auth::dmarcPolicyName(dmarc.disposition)));
   }
   if (context.spf->result == auth::SpfResult::fail) {
-    return act(context, settings.spf_fail_action, "spf=fail for " + context.spf->domain);
+    // RFC 7208 8.4: the domain's explanation belongs in the refusal.
+    std::string reason = "spf=fail for " + context.spf->domain;
+    if (!context.spf->explanation.empty()) reason += ": " + context.spf->explanation;
+    return act(context, settings.spf_fail_action, reason);
   }
   return Verdict::proceed();
 }

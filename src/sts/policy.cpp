@@ -14,16 +14,6 @@ bool isAlphaNumeric(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
 
-bool isSpaceOrTab(char c) {
-  return c == ' ' || c == '\t';
-}
-
-std::string_view trimSpaceOrTab(std::string_view text) {
-  while (!text.empty() && isSpaceOrTab(text.front())) text.remove_prefix(1);
-  while (!text.empty() && isSpaceOrTab(text.back())) text.remove_suffix(1);
-  return text;
-}
-
 // sts-ext-name / sts-policy-ext-name: a letter or digit, then up to 31 of letters, digits, "_",
 // "-", ".".
 bool isFieldName(std::string_view name) {
@@ -91,14 +81,14 @@ Result<TxtRecord> parseTxtRecord(std::string_view text) {
     return syntaxError("the record does not start with \"v=STSv1\"");
   }
   const std::vector<std::string_view> pieces = split(text.substr(kVersion.size()), ';');
-  if (!trimSpaceOrTab(pieces.front()).empty()) {
+  if (!trim(pieces.front()).empty()) {
     return syntaxError("\"v=STSv1\" is not followed by \";\"");
   }
   TxtRecord record;
   bool have_id = false;
   std::size_t fields = 0;
   for (std::size_t index = 1; index < pieces.size(); ++index) {
-    const std::string_view field = trimSpaceOrTab(pieces[index]);
+    const std::string_view field = trim(pieces[index]);
     if (field.empty()) {
       // Only the delimiter after the last field may be followed by nothing.
       if (index + 1 == pieces.size()) break;
@@ -153,14 +143,12 @@ Result<Policy> parsePolicy(std::string_view text) {
     ++line_number;
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     const std::string where = "line " + std::to_string(line_number) + ": ";
-    if (trimSpaceOrTab(line).empty()) continue;
+    if (trim(line).empty()) continue;
     const std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) return syntaxError(where + "not \"key: value\"");
     const std::string_view key = line.substr(0, colon);
     // sts-policy-field-delim = ":" *WSP; trailing spaces of the line belong to no value.
-    std::string_view value = line.substr(colon + 1);
-    while (!value.empty() && isSpaceOrTab(value.front())) value.remove_prefix(1);
-    while (!value.empty() && isSpaceOrTab(value.back())) value.remove_suffix(1);
+    const std::string_view value = trim(line.substr(colon + 1));
     if (!isFieldName(key)) return syntaxError(where + "\"" + std::string(key) + "\" is not a key");
     if (!isPolicyValue(value)) {
       return syntaxError(where + "the value of \"" + std::string(key) + "\" is empty or malformed");

@@ -20,84 +20,22 @@
 #include <vector>
 
 #include "auth/dkim.h"
+#include "auth/dkim_syntax.h"
+#include "auth/tag_list.h"
+#include "common/strings.h"
 #include "mime/header_fields.h"
 #include "support/fake_resolver.h"
+#include "support/testdata.h"
 
 namespace bulwark::auth {
 namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
-
-fs::path testdataRoot() {
-  const char* configured = std::getenv("BULWARK_TESTDATA");
-  return configured != nullptr && *configured != '\0' ? fs::path(configured)
-                                                      : fs::path(BULWARK_TESTDATA_DEFAULT);
-}
-
-bool runningInCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && std::string_view(ci) == "true";
-}
-
-#define BULWARK_REQUIRE_FOLDER(folder)                                                \
-  do {                                                                                \
-    if (!fs::is_directory(folder)) {                                                  \
-      if (runningInCi()) FAIL() << "test data missing in CI: " << (folder);           \
-      GTEST_SKIP() << "test data missing: " << (folder) << " (set BULWARK_TESTDATA)"; \
-    }                                                                                 \
-  } while (false)
-
-std::string readFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in) << "cannot read " << path;
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// The suites write messages with LF endings; SOURCES.md: convert to CRLF.
-std::string withCrlf(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + text.size() / 32);
-  for (std::size_t index = 0; index < text.size(); ++index) {
-    if (text[index] == '\n' && (index == 0 || text[index - 1] != '\r')) out += '\r';
-    out += text[index];
-  }
-  return out;
-}
-
-std::string lowerCased(std::string text) {
-  for (char& character : text) {
-    if (character >= 'A' && character <= 'Z') character = static_cast<char>(character + 32);
-  }
-  return text;
-}
-
-std::string withoutWhitespace(std::string_view text) {
-  std::string out;
-  for (char character : text) {
-    if (character != ' ' && character != '\t' && character != '\r' && character != '\n') {
-      out += character;
-    }
-  }
-  return out;
-}
-
-// arc_exceptions.txt: "<suite> <case> <reason>" per line, '#' comments.
-std::map<std::string, std::string> loadExceptions() {
-  std::map<std::string, std::string> exceptions;
-  std::ifstream in(ARC_EXCEPTIONS_FILE);
-  EXPECT_TRUE(in) << "cannot read " << ARC_EXCEPTIONS_FILE;
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line.front() == '#') continue;
-    std::size_t first = line.find(' ');
-    std::size_t second = line.find(' ', first + 1);
-    EXPECT_NE(second, std::string::npos) << "exception without a reason: " << line;
-    if (second == std::string::npos) continue;
-    exceptions[line.substr(0, second)] = line.substr(second + 1);
-  }
-  return exceptions;
-}
+using testing::loadExceptions;
+using testing::readFile;
+using testing::testdataRoot;
+using testing::withCrlf;
 
 struct Tally {
   std::string suite;
@@ -113,48 +51,64 @@ struct Tally {
   }
 };
 
-json::value loadValimailSuite(const fs::path& folder) {
-  const fs::path output = fs::path(ARC_JSON_DIRECTORY) / "valimail-arc.json";
-  const std::string command = std::string(PYTHON_WITH_YAML) + " " + ARC_CONVERTER + " '" +
-                              (folder / "arc-draft-validation-tests.yml").string() + "' '" +
-                              (folder / "arc-draft-sign-tests.yml").string() + "' '" +
-                              output.string() + "'";
-  if (std::system(command.c_str()) != 0) {
-    ADD_FAILURE() << "conversion failed: " << command;
-    return {};
-  }
-  return json::parse(readFile(output));
+// A field of the suite as text; "" when it is missing or null, as the suite's harness reads it.
+std::string text(const json::object& object, std::string_view key) {
+  const json::value* value = object.if_contains(key);
+  if (value == nullptr || value->is_null()) return {};
+  return value->is_string() ? std::string(value->as_string()) : json::serialize(*value);
 }
 
-void addRecords(testing::FakeResolver& resolver, const json::object& records) {
-  for (const auto& [name, value] : records) {
-    resolver.txt_records[std::string(name)].push_back(std::string(value.as_string()));
+// The tests of one ValiMail suite file (validation or signing) in order, each with its
+// scenario's fields. The suite repeats four test names; yaml_to_json.py names the later "#2".
+struct ValimailTest {
+  std::string name;
+  const json::object* test;
+  const json::object* scenario;
+};
+
+std::vector<ValimailTest> valimailTests(const json::value& documents) {
+  std::vector<ValimailTest> tests;
+  if (!documents.is_array()) return tests;
+  for (const json::value& document : documents.as_array()) {
+    if (!document.is_object()) continue;
+    const json::object& scenario = document.as_object();
+    for (const auto& [name, test] : scenario.at("tests").as_object()) {
+      tests.push_back({std::string(name), &test.as_object(), &scenario});
+    }
+  }
+  return tests;
+}
+
+void addRecords(testing::FakeResolver& resolver, const json::object& scenario) {
+  const json::value* records = scenario.if_contains("txt-records");
+  if (records == nullptr || !records->is_object()) return;
+  for (const auto& [name, value] : records->as_object()) {
+    resolver.txt_records[std::string(name)].push_back(
+        value.is_string() ? std::string(value.as_string()) : json::serialize(value));
   }
 }
 
 TEST(ArcConformance, ValimailValidationSuite) {
   const fs::path folder = testdataRoot() / "arc" / "valimail-arc-test-suite";
   BULWARK_REQUIRE_FOLDER(folder);
-  const auto exceptions = loadExceptions();
-  const json::value suite = loadValimailSuite(folder);
-  ASSERT_TRUE(suite.is_object());
+  const auto exceptions = loadExceptions("arc_exceptions.txt");
+  const json::value suite =
+      testing::yamlAsJson(folder / "arc-draft-validation-tests.yml", "--repeated-keys");
+  ASSERT_TRUE(suite.is_array());
   Tally tally{"valimail-arc-validation"};
-  for (const json::value& entry : suite.at("validation").as_array()) {
-    const json::object& test = entry.as_object();
-    const std::string name(test.at("name").as_string());
+  for (const auto& [name, test, scenario] : valimailTests(suite)) {
     if (auto exception = exceptions.find("validation " + name); exception != exceptions.end()) {
       ++tally.skipped;
       continue;
     }
     testing::FakeResolver resolver;
-    addRecords(resolver, test.at("txt_records").as_object());
+    addRecords(resolver, *scenario);
     // SOURCES.md: the 3 empty expectations are chains whose newest seal already says cv=fail,
     // where the upstream harness expects no output; the chain status is fail (RFC 8617 5.2
     // step 2).
-    std::string expected = lowerCased(std::string(test.at("cv").as_string()));
+    std::string expected(asciiLower(trimFoldingWhitespace(text(*test, "cv"))));
     if (expected.empty()) expected = "fail";
-    const ArcValidation validation =
-        validateArc(resolver, withCrlf(test.at("message").as_string()));
+    const ArcValidation validation = validateArc(resolver, withCrlf(text(*test, "message")));
     const std::string actual(arcResultName(validation.result));
     if (actual == expected) {
       ++tally.passed;
@@ -189,12 +143,11 @@ std::multiset<std::string> tagItems(std::string_view value) {
 std::string consolidatedResults(std::string_view message, std::string_view authserv_id) {
   std::string payload;
   for (const mime::HeaderField& field : mime::headerFields(message)) {
-    if (lowerCased(std::string(field.name)) != "authentication-results") continue;
+    if (asciiLower(field.name) != "authentication-results") continue;
     const std::string value = mime::unfold(field.value);
     const std::size_t semicolon = value.find(';');
     if (semicolon == std::string::npos) continue;
-    if (lowerCased(std::string(mime::unfold(value.substr(0, semicolon)))) !=
-        lowerCased(std::string(authserv_id))) {
+    if (!equalsIgnoreCase(mime::unfold(value.substr(0, semicolon)), authserv_id)) {
       continue;
     }
     std::string_view rest = std::string_view(value).substr(semicolon + 1);
@@ -223,13 +176,12 @@ std::vector<std::string> splitColons(std::string_view text) {
 TEST(ArcConformance, ValimailSigningSuite) {
   const fs::path folder = testdataRoot() / "arc" / "valimail-arc-test-suite";
   BULWARK_REQUIRE_FOLDER(folder);
-  const auto exceptions = loadExceptions();
-  const json::value suite = loadValimailSuite(folder);
-  ASSERT_TRUE(suite.is_object());
+  const auto exceptions = loadExceptions("arc_exceptions.txt");
+  const json::value suite =
+      testing::yamlAsJson(folder / "arc-draft-sign-tests.yml", "--repeated-keys");
+  ASSERT_TRUE(suite.is_array());
   Tally tally{"valimail-arc-signing"};
-  for (const json::value& entry : suite.at("signing").as_array()) {
-    const json::object& test = entry.as_object();
-    const std::string name(test.at("name").as_string());
+  for (const auto& [name, test, scenario] : valimailTests(suite)) {
     if (auto exception = exceptions.find("signing " + name); exception != exceptions.end()) {
       ++tally.skipped;
       continue;
@@ -239,21 +191,21 @@ TEST(ArcConformance, ValimailSigningSuite) {
       tally.failures.push_back(name + ": " + why);
     };
     testing::FakeResolver resolver;
-    addRecords(resolver, test.at("txt_records").as_object());
-    auto key = DkimKey::fromPem(std::string(test.at("domain").as_string()),
-                                std::string(test.at("selector").as_string()),
-                                test.at("private_key").as_string());
+    addRecords(resolver, *scenario);
+    auto key = DkimKey::fromPem(text(*scenario, "domain"), text(*scenario, "sel"),
+                                text(*scenario, "privatekey"));
     if (!key) {
       fail("key: " + key.error().message);
       continue;
     }
-    const std::string message = withCrlf(test.at("message").as_string());
-    const std::chrono::system_clock::time_point now{std::chrono::seconds(test.at("t").as_int64())};
+    const std::string message = withCrlf(text(*test, "message"));
+    const std::chrono::system_clock::time_point now{
+        std::chrono::seconds(test->at("t").to_number<std::int64_t>())};
     const ArcValidation validation = validateArc(resolver, message, {.now = now});
     ArcSealOptions options;
-    options.authserv_id = std::string(test.at("srv_id").as_string());
+    options.authserv_id = text(*test, "srv-id");
     options.authentication_results = consolidatedResults(message, options.authserv_id);
-    options.headers = splitColons(test.at("sig_headers").as_string());
+    options.headers = splitColons(text(*test, "sig-headers"));
     options.now = now;
     auto sealed = sealArc(message, validation, *key, options);
     if (!sealed) {
@@ -262,14 +214,14 @@ TEST(ArcConformance, ValimailSigningSuite) {
     }
     std::map<std::string, std::string> produced;
     for (const mime::HeaderField& field : mime::headerFields(*sealed)) {
-      produced[lowerCased(std::string(field.name))] = std::string(field.value);
+      produced[asciiLower(field.name)] = std::string(field.value);
     }
     const std::map<std::string, std::string> names = {{"AS", "arc-seal"},
                                                       {"AMS", "arc-message-signature"},
                                                       {"AAR", "arc-authentication-results"}};
     std::string mismatch;
     for (const auto& [expected_name, field_name] : names) {
-      const std::string expected(test.at(expected_name).as_string());
+      const std::string expected = text(*test, expected_name);
       const auto found = produced.find(field_name);
       const std::string actual = found == produced.end() ? std::string() : found->second;
       if (tagItems(expected) != tagItems(actual)) {
@@ -302,7 +254,7 @@ TEST(ArcConformance, ValimailSigningSuite) {
 TEST(ArcConformance, MailAuthChainsPass) {
   const fs::path folder = testdataRoot() / "arc" / "mail-auth";
   BULWARK_REQUIRE_FOLDER(folder);
-  const auto exceptions = loadExceptions();
+  const auto exceptions = loadExceptions("arc_exceptions.txt");
   Tally tally{"mail-auth-arc"};
   for (const char* file : {"001.txt", "002.txt"}) {
     if (exceptions.count(std::string("mail-auth ") + file)) {

@@ -24,52 +24,21 @@
 #include "common/strings.h"
 #include "net/base64.h"
 #include "support/fake_resolver.h"
+#include "support/testdata.h"
 
 namespace bulwark::auth {
 namespace {
 
 namespace fs = std::filesystem;
 using bulwark::testing::FakeResolver;
-
-fs::path testdataRoot() {
-  const char* configured = std::getenv("BULWARK_TESTDATA");
-  return configured != nullptr && *configured != '\0' ? fs::path(configured)
-                                                      : fs::path(BULWARK_TESTDATA_DEFAULT);
-}
-
-bool runningInCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && std::string_view(ci) == "true";
-}
-
-#define BULWARK_REQUIRE_FOLDER(folder)                                                \
-  do {                                                                                \
-    if (!fs::is_directory(folder)) {                                                  \
-      if (runningInCi()) FAIL() << "test data missing in CI: " << (folder);           \
-      GTEST_SKIP() << "test data missing: " << (folder) << " (set BULWARK_TESTDATA)"; \
-    }                                                                                 \
-  } while (false)
+using testing::readFile;
+using testing::testdataRoot;
+using testing::withCrlf;
 
 // BULWARK_CONFORMANCE_VERBOSE=1 prints every case's results, for review.
 bool verbose() {
   const char* value = std::getenv("BULWARK_CONFORMANCE_VERBOSE");
   return value != nullptr && std::string_view(value) == "1";
-}
-
-std::string readFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in) << "cannot read " << path;
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-std::string withCrlf(std::string_view text) {
-  std::string out;
-  out.reserve(text.size() + text.size() / 32);
-  for (std::size_t index = 0; index < text.size(); ++index) {
-    if (text[index] == '\n' && (index == 0 || text[index - 1] != '\r')) out += '\r';
-    out += text[index];
-  }
-  return out;
 }
 
 std::vector<std::string> splitTabs(const std::string& line) {
@@ -96,12 +65,10 @@ struct Exception {
 
 std::map<std::string, Exception> loadExceptions() {
   std::map<std::string, Exception> exceptions;
-  for (const std::string& line :
-       dataLines(fs::path(DKIM_CONFORMANCE_DIR) / "dkim_exceptions.txt")) {
-    auto columns = splitTabs(line);
-    EXPECT_EQ(columns.size(), 3u) << "bad exception line: " << line;
-    EXPECT_GT(columns.size() == 3 ? columns[2].size() : 0, 10u) << "no real reason: " << line;
-    if (columns.size() == 3) exceptions[columns[0]] = {columns[1], columns[2]};
+  for (const auto& [name, rest] : testing::loadExceptions("dkim_exceptions.txt")) {
+    const std::size_t tab = rest.find('\t');
+    EXPECT_NE(tab, std::string::npos) << "an exception without outcome and reason: " << name;
+    if (tab != std::string::npos) exceptions[name] = {rest.substr(0, tab), rest.substr(tab + 1)};
   }
   return exceptions;
 }
@@ -253,7 +220,7 @@ void runListedSuite(const std::string& suite) {
   BULWARK_REQUIRE_FOLDER(folder);
   const auto exceptions = loadExceptions();
   Tally tally{suite};
-  for (const std::string& line : dataLines(fs::path(DKIM_CONFORMANCE_DIR) / "dkim_cases.tsv")) {
+  for (const std::string& line : dataLines(testing::testSourceFile("dkim_cases.tsv"))) {
     auto columns = splitTabs(line);
     ASSERT_EQ(columns.size(), 8u) << line;
     if (columns[0] == suite) runCase(folder, columns, exceptions, tally);

@@ -1,12 +1,13 @@
 // DMARC and Public Suffix List conformance (SOURCES.md section 4): the publicsuffix/list tests
 // (dmarc/psl/tests.txt) and the DERIVED vectors of mail-auth and OpenDMARC (dmarc/vectors/*.yaml,
-// converted to JSON in the build directory by dmarc_yaml_to_json.py), read in place from
+// converted to JSON in the build directory by support/yaml_to_json.py), read in place from
 // $BULWARK_TESTDATA. Cases that encode behaviour other than RFC 7489's are listed with their
 // reason in dmarc_exceptions.txt; a listed case that starts to pass fails the run, so the list
 // stays true.
 #include "auth/dmarc.h"
 #include "auth/public_suffix.h"
 #include "support/fake_resolver.h"
+#include "support/testdata.h"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
@@ -26,59 +27,17 @@ namespace {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
+using testing::readFile;
+using testing::testdataRoot;
 
-fs::path testdataRoot() {
-  const char* configured = std::getenv("BULWARK_TESTDATA");
-  return configured != nullptr && *configured != '\0' ? fs::path(configured)
-                                                      : fs::path(BULWARK_TESTDATA_DEFAULT);
-}
-
-bool runningInCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && std::string_view(ci) == "true";
-}
-
-#define BULWARK_REQUIRE_FOLDER(folder)                                                \
-  do {                                                                                \
-    if (!fs::is_directory(folder)) {                                                  \
-      if (runningInCi()) FAIL() << "test data missing in CI: " << (folder);           \
-      GTEST_SKIP() << "test data missing: " << (folder) << " (set BULWARK_TESTDATA)"; \
-    }                                                                                 \
-  } while (false)
-
-std::string readFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in) << "cannot read " << path;
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// "suite/case<TAB>reason" lines; '#' comments.
-std::map<std::string, std::string> loadExceptions() {
-  std::map<std::string, std::string> exceptions;
-  std::istringstream in(readFile(DMARC_EXCEPTIONS));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.empty() || line.front() == '#') continue;
-    std::size_t tab = line.find('\t');
-    EXPECT_NE(tab, std::string::npos) << "exception without a reason: " << line;
-    if (tab == std::string::npos) continue;
-    EXPECT_GT(line.size() - tab, 20u) << "an exception needs a real reason: " << line;
-    exceptions[line.substr(0, tab)] = line.substr(tab + 1);
-  }
-  return exceptions;
-}
-
+// The one YAML document of a vectors file.
 json::value loadYaml(const fs::path& yaml) {
-  fs::path out = fs::path(DMARC_WORK_DIR) / (yaml.stem().string() + ".json");
-  std::string command = "/usr/bin/python3 '" + std::string(DMARC_CONVERTER) + "' '" +
-                        yaml.string() + "' '" + out.string() + "'";
-  int status = std::system(command.c_str());
-  EXPECT_EQ(status, 0) << command;
-  if (status != 0) return nullptr;
-  boost::system::error_code error;
-  json::value value = json::parse(readFile(out), error);
-  EXPECT_FALSE(error) << out << ": " << error.message();
-  return value;
+  json::value documents = testing::yamlAsJson(yaml);
+  if (!documents.is_array() || documents.as_array().size() != 1) {
+    ADD_FAILURE() << yaml << ": not one YAML document";
+    return nullptr;
+  }
+  return documents.as_array().front();
 }
 
 // Counts one suite's cases and prints "<suite>: N passed, N failed, N skipped".
@@ -143,7 +102,7 @@ PublicSuffixList loadList(const fs::path& file) {
 TEST(DmarcConformance, PublicSuffixListTests) {
   const fs::path folder = testdataRoot() / "dmarc" / "psl";
   BULWARK_REQUIRE_FOLDER(folder);
-  std::map<std::string, std::string> exceptions = loadExceptions();
+  std::map<std::string, std::string> exceptions = testing::loadExceptions("dmarc_exceptions.txt");
   PublicSuffixList list = loadList(folder / "public_suffix_list.dat");
   std::istringstream in(readFile(folder / "tests.txt"));
   Suite suite("psl", exceptions);
@@ -167,7 +126,7 @@ class DmarcVectors : public ::testing::Test {
  protected:
   void SetUp() override {
     folder_ = testdataRoot() / "dmarc" / "vectors";
-    exceptions_ = loadExceptions();
+    exceptions_ = testing::loadExceptions("dmarc_exceptions.txt");
   }
   fs::path folder_;
   std::map<std::string, std::string> exceptions_;

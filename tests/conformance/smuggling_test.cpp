@@ -13,31 +13,18 @@
 
 #include "smtp/proto/command.h"
 #include "smtp/proto/data_decoder.h"
+#include "support/testdata.h"
 
 namespace bulwark::smtp {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::readFile;
+using testing::testdataRoot;
+using testing::withCrlf;
 
 constexpr ContentLimits kLimits{1 << 20, 1000, 1 << 16};
 constexpr std::string_view kPipelined = "MAIL FROM:<x@y>\r\n";
-
-fs::path testdataRoot() {
-  const char* configured = std::getenv("BULWARK_TESTDATA");
-  return configured != nullptr && *configured != '\0' ? fs::path(configured)
-                                                      : fs::path(BULWARK_TESTDATA_DEFAULT);
-}
-
-bool runningInCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && std::string_view(ci) == "true";
-}
-
-std::string readFile(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in) << "cannot read " << path;
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
 
 // Written independently of the decoder: a LF without CR before it, or a CR without LF after it.
 bool hasBareLineEnding(std::string_view bytes) {
@@ -49,24 +36,6 @@ bool hasBareLineEnding(std::string_view bytes) {
   }
   return false;
 }
-
-std::string withCrlf(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    if (c == '\n') out += '\r';
-    out += c;
-  }
-  return out;
-}
-
-// Skips (or, in CI, fails) when the shared test data is not there.
-#define BULWARK_REQUIRE_FOLDER(folder)                                                \
-  do {                                                                                \
-    if (!fs::is_directory(folder)) {                                                  \
-      if (runningInCi()) FAIL() << "test data missing in CI: " << (folder);           \
-      GTEST_SKIP() << "test data missing: " << (folder) << " (set BULWARK_TESTDATA)"; \
-    }                                                                                 \
-  } while (false)
 
 TEST(SmugglingConformance, EveryPayloadIsOneMessage) {
   const fs::path folder = testdataRoot() / "smtp" / "smuggling" / "inbound-payloads";

@@ -1,6 +1,7 @@
 // SPF conformance (RFC 7208): the OpenSPF RFC 7208 and RFC 4408 suites, pyspf's test.yml and
 // mail-auth's SPF files, read in place from $BULWARK_TESTDATA/spf (SOURCES.md section 1) through
-// spf_suites_to_json.py, each case run against an in-memory resolver with its suite's DNS rules.
+// support/yaml_to_json.py --spf-suites, each case run against an in-memory resolver with its
+// suite's DNS rules.
 // Cases that do not apply to an RFC 7208 implementation are listed, with the reason, in
 // spf_exceptions.txt. With BULWARK_SPF_RESULTS=<file> every case's result is written as TSV
 // (suite, case, result, explanation) for the pyspf agreement test
@@ -23,6 +24,7 @@
 
 #include "common/strings.h"
 #include "dns/rdata.h"
+#include "support/testdata.h"
 
 namespace bulwark::auth {
 namespace {
@@ -30,18 +32,7 @@ namespace {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
-fs::path testdataRoot() {
-  const char* configured = std::getenv("BULWARK_TESTDATA");
-  return configured != nullptr && *configured != '\0' ? fs::path(configured)
-                                                      : fs::path(BULWARK_TESTDATA_DEFAULT);
-}
-
-bool runningInCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && std::string_view(ci) == "true";
-}
-
-// JSON strings carry one code point per byte (spf_suites_to_json.py): back to those bytes.
+// JSON strings carry one code point per byte (yaml_to_json.py --spf-suites): back to those bytes.
 std::string bytesOf(const json::value& value) {
   if (!value.is_string()) return {};
   const json::string& text = value.as_string();
@@ -194,24 +185,6 @@ std::map<std::string, std::vector<Entry>> zoneOf(const json::object& zone) {
   return result;
 }
 
-// "suite:case<TAB>reason" lines (case names contain spaces); '#' comments. Every exception must
-// carry its reason.
-std::map<std::string, std::string> loadExceptions() {
-  std::map<std::string, std::string> exceptions;
-  std::ifstream file(BULWARK_SPF_EXCEPTIONS);
-  EXPECT_TRUE(file) << "cannot read " << BULWARK_SPF_EXCEPTIONS;
-  std::string line;
-  while (std::getline(file, line)) {
-    if (line.empty() || line.front() == '#') continue;
-    const std::size_t tab = line.find('\t');
-    const bool reasoned = tab != std::string::npos && tab + 1 < line.size();
-    EXPECT_TRUE(reasoned) << "exception without a reason: " << line;
-    if (!reasoned) continue;
-    exceptions[line.substr(0, tab)] = line.substr(tab + 1);
-  }
-  return exceptions;
-}
-
 SpfOutcome runCase(ZoneResolver& resolver, const json::object& test) {
   SpfRequest request;
   request.client_address = json::value_to<std::string>(test.at("host"));
@@ -227,26 +200,13 @@ SpfOutcome runCase(ZoneResolver& resolver, const json::object& test) {
 }
 
 TEST(SpfConformance, AllSuites) {
-  const fs::path folder = testdataRoot() / "spf";
-  if (!fs::is_directory(folder)) {
-    if (runningInCi()) FAIL() << "test data missing in CI: " << folder;
-    GTEST_SKIP() << "test data missing: " << folder << " (set BULWARK_TESTDATA)";
-  }
-  // One file per process: ctest may run this binary and the pyspf agreement test at once.
-  const fs::path jsonFile =
-      fs::path(BULWARK_SPF_JSON_DIR) / ("spf-suites-" + std::to_string(::getpid()) + ".json");
-  const std::string command = std::string("/usr/bin/python3 ") + BULWARK_SPF_CONVERTER + " '" +
-                              testdataRoot().string() + "' '" + jsonFile.string() + "'";
-  ASSERT_EQ(std::system(command.c_str()), 0) << "conversion failed: " << command;
-  std::ifstream input(jsonFile);
-  ASSERT_TRUE(input) << jsonFile;
-  const std::string text((std::istreambuf_iterator<char>(input)), {});
-  boost::system::error_code parseError;
-  const json::value document = json::parse(text, parseError);
-  fs::remove(jsonFile);
-  ASSERT_FALSE(parseError) << parseError.message();
+  const fs::path folder = testing::testdataRoot() / "spf";
+  BULWARK_REQUIRE_FOLDER(folder);
+  const json::value document = testing::yamlAsJson(testing::testdataRoot(), "--spf-suites");
+  ASSERT_TRUE(document.is_object());
 
-  auto exceptions = loadExceptions();
+  // "suite:case<TAB>reason" (case names contain spaces).
+  auto exceptions = testing::loadExceptions("spf_exceptions.txt");
   std::set<std::string> usedExceptions;
   std::ofstream tsv;
   if (const char* path = std::getenv("BULWARK_SPF_RESULTS"); path != nullptr && *path != '\0') {

@@ -12,10 +12,10 @@ import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "conformance"))
+sys.path.insert(0, os.path.join(HERE, "..", "support"))
 
 import spf  # noqa: E402  (pyspf)
-import spf_suites_to_json  # noqa: E402
+import yaml_to_json  # noqa: E402
 
 TESTDATA = (os.environ.get("BULWARK_TESTDATA") or os.environ.get("BULWARK_TESTDATA_DEFAULT")
             or os.path.join(HERE, "..", "..", "..", "shared", "testdata"))
@@ -111,7 +111,7 @@ class PyspfAgreementTest(unittest.TestCase):
             if os.environ.get("CI") == "true":
                 self.fail("test data missing in CI: " + SUITE)
             self.skipTest("test data missing: " + SUITE + " (set BULWARK_TESTDATA)")
-        suite = spf_suites_to_json.openspf_suite("rfc7208", SUITE)
+        suite = yaml_to_json.openspf_suite("rfc7208", SUITE)
         ours = bulwark_results()
         exceptions = load_exceptions()
         agreed, disagreed, excepted = 0, [], 0

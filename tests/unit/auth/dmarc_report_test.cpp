@@ -16,6 +16,7 @@
 #include <string>
 
 #include "support/fake_resolver.h"
+#include "support/testdata.h"
 
 namespace bulwark::auth {
 namespace {
@@ -218,17 +219,6 @@ TEST(EscapeXml, MarkupControlsAndInvalidUtf8) {
 
 // ---- the XML, read back by another parser ---------------------------------------------------
 
-fs::path testdataRoot() {
-  const char* configured = std::getenv("BULWARK_TESTDATA");
-  return configured != nullptr && *configured != '\0' ? fs::path(configured)
-                                                      : fs::path(BULWARK_TESTDATA_DEFAULT);
-}
-
-bool runningInCi() {
-  const char* ci = std::getenv("CI");
-  return ci != nullptr && std::string_view(ci) == "true";
-}
-
 struct CheckRun {
   int status = -1;
   std::string output;
@@ -349,11 +339,8 @@ TEST(AggregateReportXml, NonexistentSubdomainPolicyFollowsSubdomainPolicy) {
 }
 
 TEST(AggregateReportXml, ShapeMatchesTheSampleReports) {
-  fs::path samples = testdataRoot() / "dmarc" / "aggregate-reports";
-  if (!fs::is_directory(samples)) {
-    if (runningInCi()) FAIL() << samples << " is missing (CI=true)";
-    GTEST_SKIP() << samples << " is missing";
-  }
+  fs::path samples = testing::testdataRoot() / "dmarc" / "aggregate-reports";
+  BULWARK_REQUIRE_FOLDER(samples);
   AggregateReport report = sampleReport();
   report.policy.np = "reject";  // DMARCbis: the 2.0 sample places it
   report.rows[1].reason = "sampled_out";

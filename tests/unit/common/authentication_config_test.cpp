@@ -1,24 +1,12 @@
 // [authentication] and [[dmarc_override]]: every key read, bad values named with line, column
 // and the fix.
-#include "common/config_loader.h"
+#include "config_test_support.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 namespace bulwark {
 namespace {
-
-using ::testing::HasSubstr;
-
-ConfigLoad load(std::string_view text) { return loadConfigText(text, "test.toml"); }
-
-void expectProblem(std::string_view text, int line, int column, std::string_view fragment) {
-  ConfigLoad loaded = load(text);
-  ASSERT_EQ(loaded.problems.size(), 1u) << formatProblems("test.toml", loaded.problems);
-  EXPECT_EQ(loaded.problems[0].line, line) << loaded.problems[0].message;
-  EXPECT_EQ(loaded.problems[0].column, column) << loaded.problems[0].message;
-  EXPECT_THAT(loaded.problems[0].message, HasSubstr(std::string(fragment)));
-}
 
 TEST(AuthenticationConfig, DefaultsVerifyRejectQuarantineAndSign) {
   ConfigLoad loaded = load("");

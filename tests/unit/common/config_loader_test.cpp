@@ -1,7 +1,7 @@
 // Tests of the TOML configuration loader (docs/configuration.md): the embedded default, a file that
 // sets everything, every kind of problem with its line and column, and each limit at its bound and
 // one past it. Inputs are literal TOML texts; the shipped example is read from the source tree.
-#include "common/config_loader.h"
+#include "config_test_support.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -17,27 +17,10 @@ namespace {
 using testing::AllOf;
 using testing::HasSubstr;
 
-ConfigLoad load(std::string_view text) {
-  return loadConfigText(text, "test.toml");
-}
-
 std::string systemHostname() {
   char buffer[256] = {};
   EXPECT_EQ(gethostname(buffer, sizeof buffer - 1), 0);
   return buffer;
-}
-
-// The one problem of `result`, or a failure listing all of them.
-ConfigProblem onlyProblem(const ConfigLoad& result) {
-  EXPECT_EQ(result.problems.size(), 1u) << formatProblems("test.toml", result.problems);
-  return result.problems.empty() ? ConfigProblem{} : result.problems.front();
-}
-
-void expectProblem(std::string_view text, int line, int column, std::string_view fragment) {
-  const ConfigProblem problem = onlyProblem(load(text));
-  EXPECT_EQ(problem.line, line) << problem.message;
-  EXPECT_EQ(problem.column, column) << problem.message;
-  EXPECT_THAT(problem.message, HasSubstr(std::string(fragment)));
 }
 
 void expectLimitsEqual(const ConnectorLimits& actual, const ConnectorLimits& expected) {

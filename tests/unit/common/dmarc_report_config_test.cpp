@@ -3,25 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "common/config_loader.h"
+#include "config_test_support.h"
 
 namespace bulwark {
 namespace {
-
-using testing::HasSubstr;
-
-ConfigLoad load(std::string_view text) {
-  return loadConfigText(text, "test.toml");
-}
-
-void expectProblem(std::string_view text, int line, int column, std::string_view fragment) {
-  const ConfigLoad result = load(text);
-  ASSERT_EQ(result.problems.size(), 1u) << formatProblems("test.toml", result.problems);
-  const ConfigProblem& problem = result.problems.front();
-  EXPECT_EQ(problem.line, line) << problem.message;
-  EXPECT_EQ(problem.column, column) << problem.message;
-  EXPECT_THAT(problem.message, HasSubstr(std::string(fragment)));
-}
 
 TEST(DmarcReportConfig, OffByDefaultWithDefaultsNamingTheHost) {
   const ConfigLoad result = load("hostname = \"mx.example.org\"\n");

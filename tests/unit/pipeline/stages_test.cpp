@@ -202,6 +202,19 @@ TEST_F(AuthenticationStageTest, DnsTroubleFailsOpenWithTemperror) {
   EXPECT_EQ(context.dmarc->result, auth::DmarcResult::temperror);
 }
 
+TEST_F(AuthenticationStageTest, SpfFailActionQuotesTheDomainsExplanation) {
+  config_.authentication.spf_fail_action = AuthenticationAction::reject;
+  resolver_.txt_records["strict.test"] = {"v=spf1 -all exp=why.strict.test"};
+  resolver_.txt_records["why.strict.test"] = {"Only our servers send for %{d}"};
+  MessageContext context = inbound("strict.test");
+  Verdict verdict = run(context);
+  ASSERT_EQ(verdict.kind, Verdict::Kind::reject);
+  EXPECT_NE(verdict.reply.lines.front().find("spf=fail for strict.test: Only our servers send for "
+                                             "strict.test"),
+            std::string::npos)
+      << verdict.reply.lines.front();
+}
+
 TEST_F(AuthenticationStageTest, SpfTakenAtMailFromIsUsed) {
   MessageContext context = inbound("reject.test");
   auth::SpfOutcome earlier;

@@ -1,14 +1,18 @@
 #!/usr/bin/python3
-# Converts the SPF conformance suites (SOURCES.md section 1) to one JSON file for the C++ runner
-# (spf_test.cpp), at test time, into the build directory: the OpenSPF RFC 7208 and RFC 4408 suites
-# and pyspf's test.yml (YAML, with the zone rules of pyspf's test/testspf.py applied here), and
-# mail-auth's line-based files (not valid YAML; read the way upstream's verify.rs reads them).
-# Usage: spf_suites_to_json.py TESTDATA_DIR OUTPUT.json
+# Converts the YAML of the shared conformance data (SOURCES.md) to JSON for the C++ runners, which
+# have no YAML parser. support/testdata.h runs it at test time with /usr/bin/python3 (python3-yaml)
+# and writes the JSON into the build directory; the data stays where it is, nothing is committed.
 #
-# Output: {"suites": [{"name", "cases": [{"name", "zone", "helo", "host", "mailfrom",
-#   "results": [...], "explanation" (or null), "receiver", "mode"}], "zones": [{name: [entry]}]}]}
-# An entry is {"type": "TXT"|"A"|"AAAA"|"MX"|"PTR"|"CNAME"|"TIMEOUT", "value": ...}. Text is
-# carried as one JSON code point per byte (latin-1), so the runner gets the suite's exact bytes.
+# Usage:
+#   yaml_to_json.py [--repeated-keys] INPUT.yaml OUTPUT.json
+#       Every YAML document of INPUT, in order, as one JSON array. With --repeated-keys a mapping
+#       keeps all its repeated keys, the later ones renamed "key#2", "key#3", ... (the ValiMail ARC
+#       suite repeats four test names; a plain mapping would keep only the last of each).
+#   yaml_to_json.py --spf-suites TESTDATA_DIR OUTPUT.json
+#       The SPF suites of SOURCES.md section 1 in the one shape spf_test.cpp reads; see
+#       spf_suites() below. SPF needs its own function: pyspf's zone rules are part of what the
+#       suites mean, and mail-auth's SPF files are not valid YAML (they are read line by line the
+#       way upstream's verify.rs reads them).
 import ipaddress
 import json
 import os
@@ -17,6 +21,36 @@ import sys
 import yaml
 
 
+class RepeatedKeysLoader(yaml.SafeLoader):
+    """A safe loader whose mappings keep repeated keys, renaming the later ones "key#N"."""
+
+
+def _mapping_with_repeated_keys(loader, node):
+    mapping = {}
+    seen = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        seen[key] = seen.get(key, 0) + 1
+        name = key if seen[key] == 1 else f"{key}#{seen[key]}"
+        mapping[name] = loader.construct_object(value_node, deep=True)
+    return mapping
+
+
+RepeatedKeysLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                                   _mapping_with_repeated_keys)
+
+
+def yaml_documents(path, repeated_keys):
+    loader = RepeatedKeysLoader if repeated_keys else yaml.SafeLoader
+    with open(path, encoding="utf-8") as stream:
+        return list(yaml.load_all(stream, Loader=loader))
+
+
+# ---- SPF ---------------------------------------------------------------------------------------
+# Output: {"suites": [{"name", "cases": [{"name", "zone", "helo", "host", "mailfrom",
+#   "results": [...], "explanation" (or null), "receiver", "mode"}], "zones": [{name: [entry]}]}]}
+# An entry is {"type": "TXT"|"A"|"AAAA"|"MX"|"PTR"|"CNAME"|"TIMEOUT", "value": ...}. Text is
+# carried as one JSON code point per byte (latin-1), so the runner gets the suite's exact bytes.
 def as_bytes_text(value):
     """A YAML string as the bytes the suite means: "\\xEF" in the YAML is the byte 0xEF."""
     text = str(value)
@@ -173,17 +207,30 @@ def mail_auth_suite(folder):
     return suite
 
 
-def main():
-    testdata, output = sys.argv[1], sys.argv[2]
+def spf_suites(testdata):
     spf = os.path.join(testdata, "spf")
-    suites = [
+    return {"suites": [
         openspf_suite("rfc7208", os.path.join(spf, "openspf-rfc7208", "rfc7208-tests.yml")),
         openspf_suite("rfc4408", os.path.join(spf, "openspf-rfc7208", "rfc4408-tests.yml")),
         openspf_suite("pyspf-extra", os.path.join(spf, "pyspf-extra", "test.yml")),
         mail_auth_suite(os.path.join(spf, "mail-auth")),
-    ]
+    ]}
+
+
+def main():
+    arguments = sys.argv[1:]
+    options = [argument for argument in arguments if argument.startswith("--")]
+    paths = [argument for argument in arguments if not argument.startswith("--")]
+    if len(paths) != 2 or not set(options) <= {"--repeated-keys", "--spf-suites"} or (
+            len(options) > 1):
+        sys.exit("usage: yaml_to_json.py [--repeated-keys | --spf-suites] INPUT OUTPUT.json")
+    source, output = paths
+    if "--spf-suites" in options:
+        result = spf_suites(source)
+    else:
+        result = yaml_documents(source, "--repeated-keys" in options)
     with open(output, "w", encoding="utf-8") as stream:
-        json.dump({"suites": suites}, stream)
+        json.dump(result, stream)
 
 
 if __name__ == "__main__":
