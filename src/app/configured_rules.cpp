@@ -1,10 +1,10 @@
 // The rule environment of a configuration; see configured_rules.h.
 #include "app/configured_rules.h"
 
-#include "common/strings.h"
-
 #include <algorithm>
 #include <memory>
+
+#include "common/strings.h"
 
 namespace bulwark::app {
 
@@ -28,8 +28,8 @@ policy::RuleEnvironment ruleEnvironmentOf(const Config& config) {
     environment.send_connectors.push_back(connector.name);
   }
   environment.organisation = organisationOf(config);
-  environment.base_directory = config.source.empty() ? std::filesystem::path(".")
-                                                     : config.source.parent_path();
+  environment.base_directory =
+      config.source.empty() ? std::filesystem::path(".") : config.source.parent_path();
   if (environment.base_directory.empty()) environment.base_directory = ".";
   return environment;
 }

@@ -3,9 +3,9 @@
 // server would pass it on. It sends nothing and touches no queue. Untrusted: the message file
 // (every string from it is escaped before it reaches the terminal); the rule and configuration
 // files and the arguments are the administrator's (checked, problems with file:line:column).
-#include <CLI/CLI.hpp>
 #include <arpa/inet.h>
 
+#include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <cerrno>
 #include <cstring>
@@ -20,12 +20,14 @@
 
 #include "app/commands.h"
 #include "app/configured_rules.h"
-#include "app/message_preview.h"
 #include "auth/address_list.h"
 #include "common/config_loader.h"
 #include "common/strings.h"
 #include "mime/header_fields.h"
+#include "mime/header_scan.h"
 #include "mime/mime_message.h"
+#include "pipeline/message_context.h"
+#include "pipeline/rules_stage.h"
 #include "policy/rule.h"
 #include "policy/rule_loader.h"
 #include "store/trace_format.h"
@@ -60,12 +62,26 @@ struct RulesTestOptions {
 // What the command found, kept apart from how it is printed (text or JSON).
 struct RuleReport {
   const policy::Rule* rule = nullptr;
-  enum class Outcome { matched, no_match, not_evaluated } outcome = Outcome::no_match;
-  const policy::RuleMatch* match = nullptr;
-  std::string why_not;  // no_match: the first condition that failed, or the exception that vetoed
+  enum class Outcome { matched, excepted, no_match, not_evaluated } outcome = Outcome::no_match;
+  const policy::RuleMatch* match = nullptr;  // matched
+  const policy::RuleVeto* veto = nullptr;    // excepted
+  std::string failed_condition;              // no_match: the first condition that did not match
 };
 
-std::string display(std::string_view untrusted) { return store::escapeForTerminal(untrusted); }
+// The server's view after the rules: the stage's own apply() on a context holding the message.
+struct Outcome {
+  pipeline::Verdict verdict;
+  pipeline::MessageContext context;  // data, recipients, require_tls, route, ... afterwards
+  bool message_changed = false;
+  std::vector<std::string> notes;  // what apply() noted for the trace (disclaimer, problems)
+  // The MIME parser could not read the message, or stopped at a [rules] limit: the server
+  // applies [rules] unparseable_action before any rule (empty when readable).
+  std::string unreadable;
+};
+
+std::string display(std::string_view untrusted) {
+  return store::escapeForTerminal(untrusted);
+}
 
 std::optional<std::string> readFile(const std::string& path, std::string& problem) {
   std::ifstream file(path, std::ios::binary);
@@ -132,23 +148,16 @@ bool isIpAddress(const std::string& text) {
          ::inet_pton(AF_INET6, text.c_str(), buffer) == 1;
 }
 
-// Why a rule that did not match did not: evaluation only reports matches, so the conditions are
-// asked again, in the rule's order (the first that fails is the answer; if none fails an
-// exception vetoed the rule).
-std::string whyNot(const policy::Rule& rule, const policy::MessageFacts& facts) {
-  for (const auto& condition : rule.conditions) {
-    if (!condition->match(facts)) return std::string(condition->name()) + " does not match";
-  }
-  for (const auto& exception : rule.exceptions) {
-    if (auto reason = exception->match(facts)) return "excepted: " + *reason;
-  }
-  return "";
-}
-
+// Evaluation reports matches and vetoes; for the other rules the conditions are asked again (the
+// first that fails is the answer), with the spam verdict and classification that the enforce
+// rules before them had set, as evaluation itself does.
 std::vector<RuleReport> explain(const policy::RuleSet& rules, const policy::Evaluation& evaluation,
                                 const policy::MessageFacts& facts) {
   std::vector<RuleReport> reports;
+  policy::MessageFacts current = facts;
+  policy::MessageChanges effects_so_far;
   std::size_t next_match = 0;
+  std::size_t next_veto = 0;
   bool stopped = false;
   for (const policy::Rule& rule : rules.rules()) {
     RuleReport report;
@@ -160,9 +169,23 @@ std::vector<RuleReport> explain(const policy::RuleSet& rules, const policy::Eval
       report.outcome = RuleReport::Outcome::matched;
       report.match = &evaluation.matches[next_match++];
       stopped = report.match->stopped;
+      if (rule.mode == policy::RuleMode::enforce) {
+        for (const auto& action : rule.actions) action->apply(effects_so_far);
+        current.spam = effects_so_far.spam.value_or(current.spam);
+        if (effects_so_far.classification) current.classification = *effects_so_far.classification;
+      }
+    } else if (next_veto < evaluation.vetoes.size() &&
+               evaluation.vetoes[next_veto].rule == rule.name) {
+      report.outcome = RuleReport::Outcome::excepted;
+      report.veto = &evaluation.vetoes[next_veto++];
     } else {
       report.outcome = RuleReport::Outcome::no_match;
-      report.why_not = whyNot(rule, facts);
+      for (const auto& condition : rule.conditions) {
+        if (!condition->match(current)) {
+          report.failed_condition = std::string(condition->name());
+          break;
+        }
+      }
     }
     reports.push_back(std::move(report));
   }
@@ -196,10 +219,44 @@ std::string scopeOf(const policy::Organisation& organisation, const std::string&
   return display(address) + (organisation.isInside(address) ? " (inside)" : " (outside)");
 }
 
+// The same judgement as the rules stage's (src/pipeline/rules_stage.cpp): no MIME structure at
+// all, or text past a limit the rules could not see.
+std::string unreadableReason(const mime::ParsedMessage& parsed, const mime::MimeLimits& limits) {
+  std::string problems;
+  for (const std::string& problem : parsed.problems) {
+    problems += (problems.empty() ? "" : "; ") + problem;
+  }
+  if (parsed.status == mime::ParsedMessage::Status::unparseable) {
+    return "unparseable MIME: " + problems;
+  }
+  if (parsed.limit_exceeded) {
+    return "MIME past the [rules] limits (mime_max_depth " + std::to_string(limits.max_depth) +
+           ", mime_max_parts " + std::to_string(limits.max_parts) + "): " + problems;
+  }
+  return "";
+}
+
+std::string_view verdictName(pipeline::Verdict::Kind kind) {
+  switch (kind) {
+    case pipeline::Verdict::Kind::proceed: return "deliver";
+    case pipeline::Verdict::Kind::reject: return "reject";
+    case pipeline::Verdict::Kind::defer: return "defer";
+    case pipeline::Verdict::Kind::quarantine: return "quarantine";
+    case pipeline::Verdict::Kind::discard: return "delete";
+  }
+  return "deliver";
+}
+
+std::string replyText(const smtp::Reply& reply) {
+  std::string text = std::to_string(reply.code) + " " + reply.enhanced;
+  for (const std::string& line : reply.lines) text += " " + line;
+  return text;
+}
+
 void printText(const RulesTestOptions& options, std::size_t rule_count,
                const policy::MessageFacts& facts, const mime::ParsedMessage& parsed,
                const std::vector<RuleReport>& reports, const policy::Evaluation& evaluation,
-               const MessagePreview& preview, bool show_message) {
+               const Outcome& outcome, bool show_message) {
   std::ostream& out = std::cout;
   const policy::Organisation& organisation = *facts.organisation;
   out << "rules: " << rule_count << " from "
@@ -207,26 +264,27 @@ void printText(const RulesTestOptions& options, std::size_t rule_count,
   out << "message: " << display(options.message_file) << ", " << facts.size << " bytes, "
       << parsed.parts.size() << " MIME part(s), " << parsed.attachments().size()
       << " attachment(s); subject \"" << display(parsed.subject) << "\"\n";
-  if (parsed.status != mime::ParsedMessage::Status::ok) {
-    out << "  MIME: "
-        << (parsed.status == mime::ParsedMessage::Status::damaged ? "damaged" : "unparseable")
-        << "\n";
+  for (const std::string& problem : parsed.problems) {
+    out << "  MIME problem: " << display(problem) << "\n";
   }
-  for (const std::string& problem : parsed.problems) out << "  MIME problem: " << display(problem)
-                                                         << "\n";
   out << "envelope: from " << scopeOf(organisation, facts.sender) << "; to";
   for (const std::string& recipient : facts.recipients) {
     out << " " << scopeOf(organisation, recipient);
   }
-  out << "\n  From field: " << (facts.from_address.empty() ? "- (none or ambiguous)"
-                                                          : scopeOf(organisation, facts.from_address))
-      << "\n  client " << (facts.client_address.empty() ? "-" : facts.client_address)
-      << ", TLS " << (facts.received_over_tls ? "yes" : "no") << ", authenticated "
+  out << "\n  From field: "
+      << (facts.from_address.empty() ? "- (none or ambiguous)"
+                                     : scopeOf(organisation, facts.from_address))
+      << "\n  client " << (facts.client_address.empty() ? "-" : facts.client_address) << ", TLS "
+      << (facts.received_over_tls ? "yes" : "no") << ", authenticated "
       << (facts.authenticated_sender ? "yes" : "no") << ", domain-secured "
-      << (facts.domain_secured ? "yes" : "no") << "; SPF " << facts.spf << ", DKIM "
-      << facts.dkim << ", DMARC " << facts.dmarc << "; spam " << (facts.spam ? "yes" : "no")
-      << ", classification " << (facts.classification.empty() ? "-" : facts.classification)
+      << (facts.domain_secured ? "yes" : "no") << "; SPF " << facts.spf << ", DKIM " << facts.dkim
+      << ", DMARC " << facts.dmarc << "; spam " << (facts.spam ? "yes" : "no")
+      << ", classification " << (facts.classification.empty() ? "-" : display(facts.classification))
       << "\n\n";
+  if (!outcome.unreadable.empty()) {
+    out << "the server applies [rules] unparseable_action before the rules: "
+        << display(outcome.unreadable) << "\n\n";
+  }
 
   std::size_t number = 0;
   std::string stopped_by;
@@ -240,11 +298,20 @@ void printText(const RulesTestOptions& options, std::size_t rule_count,
         out << "not evaluated (\"" << stopped_by << "\" stopped processing)\n";
         continue;
       case RuleReport::Outcome::no_match:
-        out << "no match" << (report.why_not.empty() ? "" : " (" + display(report.why_not) + ")")
-            << "\n";
+        out << "no match";
+        if (!report.failed_condition.empty()) {
+          out << " (" << report.failed_condition << " does not match)";
+        }
+        out << "\n";
         continue;
-      case RuleReport::Outcome::matched:
-        break;
+      case RuleReport::Outcome::excepted:
+        out << "excepted\n";
+        for (const std::string& reason : report.veto->reasons) {
+          out << "     because " << display(reason) << "\n";
+        }
+        out << "     unless  " << display(report.veto->exception) << "\n";
+        continue;
+      case RuleReport::Outcome::matched: break;
     }
     out << (test ? "would match (test mode: nothing is done)\n" : "matched\n");
     for (const std::string& reason : report.match->reasons) {
@@ -260,32 +327,29 @@ void printText(const RulesTestOptions& options, std::size_t rule_count,
   }
   if (reports.empty()) out << "(no rules)\n";
 
-  const policy::MessageChanges& changes = evaluation.changes;
-  out << "\nresult:\n";
-  if (changes.reject) {
-    out << "  reject: " << changes.reject->code << " " << changes.reject->enhanced << " "
-        << display(changes.reject->text) << "\n";
-  } else if (changes.discard) {
-    out << "  delete: accepted and dropped silently\n";
-  } else if (changes.quarantine) {
-    out << "  quarantine: " << display(*changes.quarantine) << "\n";
-  } else {
-    out << "  deliver\n";
+  const pipeline::Verdict& verdict = outcome.verdict;
+  const pipeline::MessageContext& after = outcome.context;
+  out << "\nresult:\n  " << verdictName(verdict.kind);
+  if (verdict.kind == pipeline::Verdict::Kind::reject) {
+    out << ": " << display(replyText(verdict.reply));
+  } else if (verdict.kind != pipeline::Verdict::Kind::proceed) {
+    out << ": " << display(verdict.reason);
   }
-  out << "  recipients: " << joined(preview.recipients) << "\n";
-  out << "  TLS required for outbound delivery: " << (preview.require_tls ? "yes" : "no") << "\n";
-  out << "  route via: " << (changes.route_connector ? *changes.route_connector : "-") << "\n";
-  if (changes.classification) out << "  classification: " << *changes.classification << "\n";
-  if (changes.spam) out << "  spam: " << (*changes.spam ? "yes" : "no") << "\n";
-  for (const std::string& edit : preview.edits) out << "  message: " << display(edit) << "\n";
-  for (const std::string& problem : preview.problems) {
-    out << "  message edit refused: " << display(problem) << "\n";
+  out << "\n  recipients: " << joined(after.recipients) << "\n";
+  out << "  TLS required for outbound delivery: " << (after.require_tls ? "yes" : "no") << "\n";
+  out << "  route via: " << (after.route_connector.empty() ? "-" : after.route_connector) << "\n";
+  if (evaluation.changes.classification) {
+    out << "  classification: " << display(*evaluation.changes.classification) << "\n";
   }
-  if (preview.edits.empty() && preview.problems.empty()) out << "  message: unchanged\n";
+  if (evaluation.changes.spam) {
+    out << "  spam: " << (*evaluation.changes.spam ? "yes" : "no") << "\n";
+  }
+  for (const std::string& note : outcome.notes) out << "  trace note: " << display(note) << "\n";
+  out << "  message: " << (outcome.message_changed ? "changed" : "unchanged") << "\n";
   if (show_message) {
     out << "\n--- message as it would leave the rules ---\n";
     // Line by line, escaped: the message is untrusted and this is a terminal.
-    std::string_view text = preview.message;
+    std::string_view text = after.data;
     while (!text.empty()) {
       std::size_t end = text.find('\n');
       std::string_view line = text.substr(0, end);
@@ -304,9 +368,14 @@ boost::json::array jsonStrings(const std::vector<std::string>& items) {
   return array;
 }
 
+boost::json::value jsonOptional(const std::optional<std::string>& value) {
+  if (!value) return nullptr;
+  return boost::json::value(store::toValidUtf8(*value));
+}
+
 void printJson(const policy::MessageFacts& facts, const mime::ParsedMessage& parsed,
                const std::vector<RuleReport>& reports, const policy::Evaluation& evaluation,
-               const MessagePreview& preview, bool show_message) {
+               const Outcome& outcome, bool show_message) {
   boost::json::object root;
 
   boost::json::object facts_object;
@@ -321,7 +390,7 @@ void printJson(const policy::MessageFacts& facts, const mime::ParsedMessage& par
   facts_object["dkim"] = facts.dkim;
   facts_object["dmarc"] = facts.dmarc;
   facts_object["spam"] = facts.spam;
-  facts_object["classification"] = facts.classification;
+  facts_object["classification"] = store::toValidUtf8(facts.classification);
   facts_object["size"] = facts.size;
   facts_object["subject"] = store::toValidUtf8(parsed.subject);
   facts_object["mime_status"] = parsed.status == mime::ParsedMessage::Status::ok ? "ok"
@@ -329,6 +398,11 @@ void printJson(const policy::MessageFacts& facts, const mime::ParsedMessage& par
                                     ? "damaged"
                                     : "unparseable";
   facts_object["mime_problems"] = jsonStrings(parsed.problems);
+  if (outcome.unreadable.empty()) {
+    facts_object["unreadable"] = nullptr;
+  } else {
+    facts_object["unreadable"] = store::toValidUtf8(outcome.unreadable);
+  }
   root["facts"] = std::move(facts_object);
 
   boost::json::array rules;
@@ -340,11 +414,18 @@ void printJson(const policy::MessageFacts& facts, const mime::ParsedMessage& par
     rule["mode"] = modeName(report.rule->mode);
     rule["source"] = report.rule->source;
     rule["line"] = report.rule->line;
-    rule["result"] = report.outcome == RuleReport::Outcome::matched     ? "matched"
-                     : report.outcome == RuleReport::Outcome::no_match ? "no match"
-                                                                       : "not evaluated";
-    if (report.outcome == RuleReport::Outcome::no_match) {
-      rule["why_not"] = store::toValidUtf8(report.why_not);
+    switch (report.outcome) {
+      case RuleReport::Outcome::matched: rule["result"] = "matched"; break;
+      case RuleReport::Outcome::excepted:
+        rule["result"] = "excepted";
+        rule["reasons"] = jsonStrings(report.veto->reasons);
+        rule["exception"] = store::toValidUtf8(report.veto->exception);
+        break;
+      case RuleReport::Outcome::no_match:
+        rule["result"] = "no match";
+        rule["failed_condition"] = report.failed_condition;
+        break;
+      case RuleReport::Outcome::not_evaluated: rule["result"] = "not evaluated"; break;
     }
     rules.push_back(std::move(rule));
     if (report.match == nullptr) continue;
@@ -360,65 +441,81 @@ void printJson(const policy::MessageFacts& facts, const mime::ParsedMessage& par
   root["matches"] = std::move(matches);
 
   const policy::MessageChanges& changes = evaluation.changes;
+  const pipeline::MessageContext& after = outcome.context;
+  boost::json::object result;
+  result["verdict"] = verdictName(outcome.verdict.kind);
+  if (outcome.verdict.kind == pipeline::Verdict::Kind::reject) {
+    boost::json::array lines;
+    for (const std::string& line : outcome.verdict.reply.lines) {
+      lines.emplace_back(store::toValidUtf8(line));
+    }
+    result["reply"] = {{"code", outcome.verdict.reply.code},
+                       {"enhanced", outcome.verdict.reply.enhanced},
+                       {"lines", std::move(lines)}};
+  }
+  result["reason"] = store::toValidUtf8(outcome.verdict.reason);
+  result["recipients"] = jsonStrings(after.recipients);
+  result["require_tls"] = after.require_tls;
+  if (after.route_connector.empty()) {
+    result["route_via"] = nullptr;
+  } else {
+    result["route_via"] = after.route_connector;
+  }
+  result["classification"] = jsonOptional(changes.classification);
+  if (changes.spam) {
+    result["spam"] = *changes.spam;
+  } else {
+    result["spam"] = nullptr;
+  }
+  result["notes"] = jsonStrings(outcome.notes);
+  root["result"] = std::move(result);
+
+  // The enforce rules' effects as evaluation gathered them, before they were applied.
   boost::json::object changes_object;
-  changes_object["require_tls"] = preview.require_tls;
+  changes_object["require_tls"] = changes.require_tls;
   if (changes.reject) {
     changes_object["reject"] = {{"code", changes.reject->code},
                                 {"enhanced", changes.reject->enhanced},
-                                {"text", changes.reject->text}};
+                                {"text", store::toValidUtf8(changes.reject->text)}};
   } else {
     changes_object["reject"] = nullptr;
   }
   changes_object["delete"] = changes.discard;
-  if (changes.quarantine) {
-    changes_object["quarantine"] = *changes.quarantine;
-  } else {
-    changes_object["quarantine"] = nullptr;
-  }
-  changes_object["recipients"] = jsonStrings(preview.recipients);
+  changes_object["quarantine"] = jsonOptional(changes.quarantine);
   changes_object["redirect_to"] = jsonStrings(changes.redirect_to);
   changes_object["add_to"] = jsonStrings(changes.add_to);
   changes_object["add_cc"] = jsonStrings(changes.add_cc);
   changes_object["add_bcc"] = jsonStrings(changes.add_bcc);
   boost::json::array header_edits;
   for (const policy::HeaderEdit& edit : changes.header_edits) {
-    header_edits.push_back(
-        {{"kind", headerEditName(edit.kind)}, {"name", edit.name}, {"value", edit.value}});
+    header_edits.push_back({{"kind", headerEditName(edit.kind)},
+                            {"name", store::toValidUtf8(edit.name)},
+                            {"value", store::toValidUtf8(edit.value)}});
   }
   changes_object["header_edits"] = std::move(header_edits);
-  changes_object["subject_prefix"] = changes.subject_prefix;
+  changes_object["subject_prefix"] = store::toValidUtf8(changes.subject_prefix);
   if (changes.disclaimer) {
     changes_object["disclaimer"] = {
-        {"text", changes.disclaimer->text},
-        {"html", changes.disclaimer->html},
+        {"text", store::toValidUtf8(changes.disclaimer->text)},
+        {"html", store::toValidUtf8(changes.disclaimer->html)},
         {"signed", changes.disclaimer->signed_content == mime::Disclaimer::SignedContent::skip
                        ? "skip"
                        : "wrap"}};
   } else {
     changes_object["disclaimer"] = nullptr;
   }
-  if (changes.classification) {
-    changes_object["classification"] = *changes.classification;
-  } else {
-    changes_object["classification"] = nullptr;
-  }
-  if (changes.route_connector) {
-    changes_object["route_via"] = *changes.route_connector;
-  } else {
-    changes_object["route_via"] = nullptr;
-  }
+  changes_object["classification"] = jsonOptional(changes.classification);
+  changes_object["route_via"] = jsonOptional(changes.route_connector);
   if (changes.spam) {
     changes_object["spam"] = *changes.spam;
   } else {
     changes_object["spam"] = nullptr;
   }
-  changes_object["edits"] = jsonStrings(preview.edits);
-  changes_object["edit_problems"] = jsonStrings(preview.problems);
   root["changes"] = std::move(changes_object);
 
-  root["message_changed"] = preview.message_changed;
+  root["message_changed"] = outcome.message_changed;
   if (show_message) {
-    root["message"] = store::toValidUtf8(preview.message);
+    root["message"] = store::toValidUtf8(after.data);
   } else {
     root["message"] = nullptr;
   }
@@ -493,7 +590,8 @@ int runRulesTest(const RulesTestOptions& options) {
     return kExitBadArguments;
   }
 
-  const mime::ParsedMessage parsed = mime::parseMessage(*message, mimeLimitsOf(config));
+  const mime::MimeLimits limits = mimeLimitsOf(config);
+  const mime::ParsedMessage parsed = mime::parseMessage(*message, limits);
   const policy::Organisation organisation = organisationOf(config);
   policy::MessageFacts facts;
   facts.from_address = singleFromAddress(*message);
@@ -521,24 +619,57 @@ int runRulesTest(const RulesTestOptions& options) {
   facts.dkim = options.dkim;
   facts.dmarc = options.dmarc;
   facts.spam = options.spam;
-  facts.classification = options.classification;
+  // X-Bulwark-Classification in a message file was set by us (it is removed from mail that
+  // arrives from outside), as the rules stage reads it.
+  facts.classification =
+      !options.classification.empty()
+          ? options.classification
+          : mime::findHeaderValue(*message, "X-Bulwark-Classification").value_or("");
   facts.size = message->size();
   facts.raw = *message;
   facts.message = &parsed;
   facts.organisation = &organisation;
 
-  const policy::Evaluation evaluation = rules.rules->evaluate(facts);
-  const std::vector<RuleReport> reports = explain(*rules.rules, evaluation, facts);
-  const MessagePreview preview =
-      previewMessageChanges(*message, facts.recipients, evaluation.changes, mimeLimitsOf(config));
+  Outcome outcome;
+  outcome.unreadable = unreadableReason(parsed, limits);
+  policy::Evaluation evaluation;
+  // As the server: a message it cannot read gets unparseable_action; only "deliver" lets the
+  // rules run on what could be read.
+  const bool evaluated = outcome.unreadable.empty() || config.rules.unparseable_action == "deliver";
+  if (evaluated) evaluation = rules.rules->evaluate(facts);
+  const std::vector<RuleReport> reports =
+      evaluated ? explain(*rules.rules, evaluation, facts) : std::vector<RuleReport>{};
+
+  // The effects, applied by the server's own code to a context that holds this message.
+  pipeline::MessageContext& context = outcome.context;
+  context.data = *message;
+  context.sender = facts.sender;
+  context.recipients = facts.recipients;
+  context.client_address = facts.client_address;
+  context.tls = facts.received_over_tls;
+  context.relay_client = facts.authenticated_sender;
+  context.spam = facts.spam;
+  context.classification = facts.classification;
+  if (!outcome.unreadable.empty() && config.rules.unparseable_action != "deliver") {
+    outcome.verdict = config.rules.unparseable_action == "reject"
+                          ? pipeline::Verdict::reject(
+                                smtp::Reply{554, "5.6.0", {"Message content could not be parsed"}},
+                                "rules: " + outcome.unreadable)
+                          : pipeline::Verdict::quarantine("rules: " + outcome.unreadable);
+  } else {
+    const pipeline::RulesStage stage(config, rules.rules, organisation);
+    outcome.verdict = stage.apply(context, evaluation);
+  }
+  outcome.notes = context.trace_notes;
+  outcome.message_changed = context.data != *message;
 
   // The message is printed when it changed, unless asked not to; --show-message prints it always.
   const bool show_message =
-      !options.hide_message && (options.show_message || preview.message_changed);
+      !options.hide_message && (options.show_message || outcome.message_changed);
   if (options.json) {
-    printJson(facts, parsed, reports, evaluation, preview, show_message);
+    printJson(facts, parsed, reports, evaluation, outcome, show_message);
   } else {
-    printText(options, rules.rules->rules().size(), facts, parsed, reports, evaluation, preview,
+    printText(options, rules.rules->rules().size(), facts, parsed, reports, evaluation, outcome,
               show_message);
   }
   std::cout.flush();
@@ -587,11 +718,11 @@ void addRulesCommand(CLI::App& app, Action& action) {
                    "The classification an earlier rule set")
       ->type_name("NAME");
   test->add_option("--spf", options->spf, "The SPF result (default none)")
-      ->check(CLI::IsMember(
-          {"none", "neutral", "pass", "fail", "softfail", "temperror", "permerror"}));
+      ->check(
+          CLI::IsMember({"none", "neutral", "pass", "fail", "softfail", "temperror", "permerror"}));
   test->add_option("--dkim", options->dkim, "The best DKIM result (default none)")
-      ->check(CLI::IsMember(
-          {"none", "pass", "fail", "policy", "neutral", "temperror", "permerror"}));
+      ->check(
+          CLI::IsMember({"none", "pass", "fail", "policy", "neutral", "temperror", "permerror"}));
   test->add_option("--dmarc", options->dmarc, "The DMARC result (default none)")
       ->check(CLI::IsMember({"none", "pass", "fail", "temperror", "permerror"}));
   auto* show = test->add_flag("--show-message", options->show_message,

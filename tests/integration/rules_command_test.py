@@ -169,7 +169,9 @@ class RulesTestCommandTest(unittest.TestCase):
         self.assertTrue(any("top secret" in reason.lower() for reason in first["reasons"]))
         self.assertEqual(len(first["actions"]), 1)
         self.assertTrue(report["changes"]["require_tls"])
-        self.assertEqual(report["changes"]["recipients"], ["partner@outside.test"])
+        self.assertEqual(report["result"]["verdict"], "deliver")
+        self.assertTrue(report["result"]["require_tls"])
+        self.assertEqual(report["result"]["recipients"], ["partner@outside.test"])
         self.assertIsNone(report["changes"]["quarantine"])
         self.assertEqual(report["changes"]["disclaimer"]["text"], DISCLAIMER)
         self.assertTrue(report["message_changed"])
@@ -205,7 +207,7 @@ class RulesTestCommandTest(unittest.TestCase):
         self.assertFalse(report["changes"]["require_tls"])
         self.assertEqual(report["rules"][1]["name"], "Top secret leaves over TLS only")
         self.assertEqual(report["rules"][1]["result"], "no match")
-        self.assertIn("subject_or_body_contains", report["rules"][1]["why_not"])
+        self.assertEqual(report["rules"][1]["failed_condition"], "subject_or_body_contains")
 
     def test_test_mode_rule_says_what_it_would_do_and_does_nothing(self):
         result = self.run_message("invoice.eml", MULTIPART)
@@ -213,7 +215,7 @@ class RulesTestCommandTest(unittest.TestCase):
         self.assertRegex(result.stdout, r'"Trial: executables" \(priority 30, test\): would '
                                         r'match \(test mode: nothing is done\)\n +because .*exe')
         self.assertRegex(result.stdout, r"\n +would +.*\[EXE\]")
-        self.assertIn("message: unchanged", result.stdout)
+        self.assertIn("  message: unchanged", result.stdout)
         report = self.run_json("invoice.eml", MULTIPART)
         self.assertEqual(self.matched(report), ["Trial: executables"])
         self.assertEqual(report["matches"][0]["mode"], "test")
@@ -230,15 +232,45 @@ class RulesTestCommandTest(unittest.TestCase):
         self.assertIn("stop processing: later rules are not evaluated", out)
         self.assertRegex(out, r'"Disclaimer for external recipients" .*: not evaluated '
                               r'\("Spoofed own domain" stopped processing\)')
-        self.assertIn("quarantine: DMARC fail claiming example.test", out)
+        self.assertRegex(out, r'\n  quarantine: .*"Spoofed own domain".*DMARC fail claiming '
+                              r'example\.test\n')
+        self.assertNotIn("--- message as it would leave the rules ---", out)
         # The same message from an authenticated user: the exception vetoes the rule.
         report = self.run_json("spoofed.eml", SPOOFED, "--dmarc", "fail", "--authenticated")
         self.assertEqual(self.matched(report), [])
-        self.assertIn("excepted", report["rules"][0]["why_not"])
+        self.assertEqual(report["rules"][0]["result"], "excepted")
+        self.assertEqual(len(report["rules"][0]["reasons"]), 2)
+        self.assertIn("authenticated", report["rules"][0]["exception"])
+        self.assertEqual(report["result"]["verdict"], "deliver")
         # And DMARC pass is no match at all.
         report = self.run_json("spoofed.eml", SPOOFED, "--dmarc", "pass")
         self.assertEqual(self.matched(report), [])
-        self.assertIn("dmarc", report["rules"][0]["why_not"])
+        self.assertEqual(report["rules"][0]["failed_condition"], "dmarc")
+
+    def test_a_message_past_the_mime_limits_gets_unparseable_action(self):
+        nested = "Top secret, three levels down.\r\n"
+        for level in range(3):
+            nested = (f"Content-Type: multipart/mixed; boundary=\"n{level}\"\r\n\r\n"
+                      f"--n{level}\r\n" + ("Content-Type: text/plain\r\n\r\n" if level == 0
+                                           else "") + nested + f"\r\n--n{level}--\r\n")
+        text = ("From: anna@example.test\r\nTo: partner@outside.test\r\nSubject: deep\r\n"
+                "MIME-Version: 1.0\r\n" + nested)
+        with open(self.config, "a") as handle:
+            handle.write("mime_max_depth = 2\n")  # the config ends in its [rules] table
+        report = self.run_json("deep.eml", text)
+        self.assertIn("mime_max_depth 2", report["facts"]["unreadable"])
+        self.assertEqual(report["result"]["verdict"], "quarantine")
+        self.assertEqual(report["rules"], [])  # the server does not run the rules on it
+        self.assertFalse(report["result"]["require_tls"])
+
+        with open(self.config, "a") as handle:
+            handle.write('unparseable_action = "deliver"\n')
+        report = self.run_json("deep.eml", text)
+        self.assertEqual(report["result"]["verdict"], "deliver")
+        self.assertIn("Disclaimer for external recipients", self.matched(report))
+        text_output = self.run_message("deep.eml", text).stdout
+        self.assertIn("the server applies [rules] unparseable_action before the rules: MIME past "
+                      "the [rules] limits", text_output)
 
     def test_envelope_options_override_the_message_fields(self):
         report = self.run_json("plain.eml", PLAIN, "--from", "<>", "--to",

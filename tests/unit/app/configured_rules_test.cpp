@@ -1,9 +1,7 @@
-// Tests of the rule environment a configuration gives (src/app/configured_rules.cpp) and of what
-// `bulwark rules test` previews of a rule evaluation's effects (src/app/message_preview.cpp):
-// inside domains, connectors, rule files relative to the configuration, MIME limits; recipients
-// after redirect and additions; header, subject and classification edits, and refused values.
+// Tests of the rule environment a configuration gives (src/app/configured_rules.cpp): inside
+// domains, send connectors, MIME limits, the rules of the file and of its rule files (relative to
+// it), and problems with their file, line and column.
 #include "app/configured_rules.h"
-#include "app/message_preview.h"
 
 #include <gtest/gtest.h>
 
@@ -20,9 +18,8 @@ namespace fs = std::filesystem;
 class TemporaryFolder {
  public:
   TemporaryFolder() {
-    path_ = fs::temp_directory_path() /
-            ("bulwark-configured-rules-" + std::to_string(::getpid()) + "-" +
-             std::to_string(counter_++));
+    path_ = fs::temp_directory_path() / ("bulwark-configured-rules-" + std::to_string(::getpid()) +
+                                         "-" + std::to_string(counter_++));
     fs::create_directories(path_);
   }
   ~TemporaryFolder() {
@@ -55,8 +52,8 @@ TEST(ConfiguredRulesTest, LocalAndInternalDomainsAreInsideOnceLowerCase) {
       "mime_max_depth = 7\nmime_max_parts = 33\n\n"
       "[[send_connector]]\nname = \"partners\"\ndomains = [\"partner.test\"]\n"));
   const policy::Organisation organisation = organisationOf(config);
-  EXPECT_EQ(organisation.domains, (std::vector<std::string>{"example.test", "other.test",
-                                                            "branch.test", "*.corp.test"}));
+  EXPECT_EQ(organisation.domains,
+            (std::vector<std::string>{"example.test", "other.test", "branch.test", "*.corp.test"}));
   const policy::RuleEnvironment environment = ruleEnvironmentOf(config);
   EXPECT_EQ(environment.send_connectors, std::vector<std::string>{"partners"});
   EXPECT_EQ(environment.base_directory, folder.path());
@@ -79,9 +76,10 @@ TEST(ConfiguredRulesTest, RulesOfTheFileAndOfItsRuleFilesRelativeToIt) {
   TemporaryFolder folder;
   folder.write("more.toml",
                "[[rule]]\nname = \"second\"\n[rule.then]\nprepend_subject = \"[b] \"\n");
-  const Config config = loadConfig(folder.write(
-      "bulwark.toml", "[rules]\nfiles = [\"more.toml\"]\n\n[[rule]]\nname = \"first\"\n"
-                      "[rule.then]\nprepend_subject = \"[a] \"\n"));
+  const Config config =
+      loadConfig(folder.write("bulwark.toml",
+                              "[rules]\nfiles = [\"more.toml\"]\n\n[[rule]]\nname = \"first\"\n"
+                              "[rule.then]\nprepend_subject = \"[a] \"\n"));
   const policy::RuleLoad rules = loadConfiguredRules(config);
   ASSERT_TRUE(rules.ok()) << policy::formatRuleProblems(rules.problems);
   ASSERT_EQ(rules.rules->rules().size(), 2u);
@@ -91,73 +89,16 @@ TEST(ConfiguredRulesTest, RulesOfTheFileAndOfItsRuleFilesRelativeToIt) {
 
 TEST(ConfiguredRulesTest, AProblemInARuleFileIsReportedWithItsPosition) {
   TemporaryFolder folder;
-  const fs::path rule_file = folder.write(
-      "more.toml", "[[rule]]\nname = \"x\"\n[rule.then]\nroute_via = \"nowhere\"\n");
-  const Config config = loadConfig(folder.write("bulwark.toml",
-                                                "[rules]\nfiles = [\"more.toml\"]\n"));
+  const fs::path rule_file =
+      folder.write("more.toml", "[[rule]]\nname = \"x\"\n[rule.then]\nroute_via = \"nowhere\"\n");
+  const Config config =
+      loadConfig(folder.write("bulwark.toml", "[rules]\nfiles = [\"more.toml\"]\n"));
   const policy::RuleLoad rules = loadConfiguredRules(config);
   ASSERT_EQ(rules.problems.size(), 1u);
   EXPECT_EQ(fs::path(rules.problems[0].file), rule_file);
   EXPECT_EQ(rules.problems[0].line, 4);
   EXPECT_EQ(rules.problems[0].column, 13);
   EXPECT_NE(rules.problems[0].message.find("nowhere"), std::string::npos);
-}
-
-const std::string kMessage =
-    "From: anna@example.test\r\nTo: bob@example.test\r\nSubject: plan\r\n\r\nHello.\r\n";
-
-TEST(MessagePreviewTest, RedirectReplacesRecipientsAndAdditionsFollowOnce) {
-  policy::MessageChanges changes;
-  changes.redirect_to = {"audit@example.test"};
-  changes.add_bcc = {"Audit@example.test", "legal@example.test"};
-  MessagePreview preview =
-      previewMessageChanges(kMessage, {"bob@example.test"}, changes, mime::MimeLimits{});
-  EXPECT_EQ(preview.recipients,
-            (std::vector<std::string>{"audit@example.test", "legal@example.test"}));
-  EXPECT_FALSE(preview.message_changed);
-  EXPECT_EQ(preview.message, kMessage);
-  EXPECT_TRUE(preview.edits.empty());
-
-  changes = {};
-  changes.add_cc = {"carl@example.test"};
-  changes.require_tls = true;
-  preview = previewMessageChanges(kMessage, {"bob@example.test"}, changes, mime::MimeLimits{});
-  EXPECT_EQ(preview.recipients,
-            (std::vector<std::string>{"bob@example.test", "carl@example.test"}));
-  EXPECT_TRUE(preview.require_tls);
-  EXPECT_NE(preview.message.find("Cc: carl@example.test\r\n"), std::string::npos);
-  EXPECT_TRUE(preview.message_changed);
-}
-
-TEST(MessagePreviewTest, HeaderSubjectAndClassificationEditsInOrder) {
-  policy::MessageChanges changes;
-  changes.header_edits = {{policy::HeaderEdit::Kind::add, "X-Policy", "checked"},
-                          {policy::HeaderEdit::Kind::remove, "To", ""},
-                          {policy::HeaderEdit::Kind::remove, "X-Absent", ""}};
-  changes.subject_prefix = "[ext] ";
-  changes.classification = "Confidential";
-  const MessagePreview preview =
-      previewMessageChanges(kMessage, {"bob@example.test"}, changes, mime::MimeLimits{});
-  EXPECT_TRUE(preview.problems.empty());
-  EXPECT_NE(preview.message.find("X-Policy: checked\r\n"), std::string::npos);
-  EXPECT_EQ(preview.message.find("To: bob@example.test"), std::string::npos);
-  EXPECT_NE(preview.message.find("Subject: [ext] plan\r\n"), std::string::npos);
-  EXPECT_NE(preview.message.find("X-Bulwark-Classification: Confidential\r\n"),
-            std::string::npos);
-  EXPECT_TRUE(preview.message.ends_with("\r\n\r\nHello.\r\n"));
-  // A header that is not there is not an edit.
-  EXPECT_EQ(preview.edits.size(), 4u);
-}
-
-TEST(MessagePreviewTest, AValueWithALineBreakIsRefusedAndReported) {
-  policy::MessageChanges changes;
-  changes.header_edits = {{policy::HeaderEdit::Kind::set, "X-Evil", "a\r\nBcc: x@evil.test"}};
-  const MessagePreview preview =
-      previewMessageChanges(kMessage, {"bob@example.test"}, changes, mime::MimeLimits{});
-  ASSERT_EQ(preview.problems.size(), 1u);
-  EXPECT_NE(preview.problems[0].find("X-Evil"), std::string::npos);
-  EXPECT_FALSE(preview.message_changed);
-  EXPECT_EQ(preview.message.find("Bcc:"), std::string::npos);
 }
 
 }  // namespace
