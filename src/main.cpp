@@ -1,9 +1,12 @@
 // Entry point of the one binary: dispatches to the subcommands of app/commands.h.
 #include "app/commands.h"
+#include "mime/mime_message.h"
 
 #include <CLI/CLI.hpp>
 
 int main(int argc, char** argv) {
+  // GMime's global tables are set up once, before any thread exists (DESIGN.md "Traps").
+  bulwark::mime::initializeMimeLibrary();
   CLI::App app{"Bulwark: secure mail transfer agent and email-security gateway"};
   app.require_subcommand(1);
   bulwark::app::Action action;

@@ -6,6 +6,7 @@
 #include "common/strings.h"
 #include "pipeline/authentication_stage.h"
 
+#include <algorithm>
 #include <future>
 
 namespace bulwark::app {
@@ -37,6 +38,33 @@ queue::Envelope envelopeFrom(const smtp::Transaction& transaction) {
   envelope.connector = transaction.session.connector;
   envelope.size = transaction.data.size();
   return envelope;
+}
+
+// What the pipeline changed in the envelope (a rule's recipients, TLS requirement and route):
+// the queue envelope is the transaction's, updated from the context after the pipeline ran.
+// Recipients SMTP gave keep their ORCPT and NOTIFY; those a rule added have neither (RFC 3461
+// defaults apply to them).
+void applyPipelineChanges(queue::Envelope& envelope, const pipeline::MessageContext& context) {
+  std::vector<queue::Recipient> recipients;
+  recipients.reserve(context.recipients.size());
+  for (const auto& address : context.recipients) {
+    auto original = std::find_if(envelope.recipients.begin(), envelope.recipients.end(),
+                                 [&](const queue::Recipient& recipient) {
+                                   return recipient.address == address;
+                                 });
+    if (original != envelope.recipients.end()) {
+      recipients.push_back(*original);
+    } else {
+      queue::Recipient added;
+      added.address = address;
+      recipients.push_back(std::move(added));
+    }
+  }
+  envelope.recipients = std::move(recipients);
+  // Raised, never lowered: REQUIRETLS from the client stays (RFC 8689), a rule adds it.
+  envelope.require_tls = envelope.require_tls || context.require_tls;
+  envelope.rule_requires_tls = context.rule_requires_tls;
+  envelope.route_connector = context.route_connector;
 }
 
 // The SPF check started at MAIL FROM.
@@ -123,6 +151,7 @@ void MessageIntake::accept(smtp::Transaction transaction, std::function<void(smt
                     detail = std::move(detail)]() mutable {
     if (spf) context->spf = spf->outcome.get();
     const pipeline::Verdict verdict = pipeline_.run(*context);
+    applyPipelineChanges(envelope, *context);
     detail = joined(context->trace_notes, detail);
     if (verdict.kind == pipeline::Verdict::Kind::reject ||
         verdict.kind == pipeline::Verdict::Kind::defer) {

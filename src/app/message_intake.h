@@ -1,8 +1,9 @@
 // Where a received message goes: the TransactionHandler the SMTP server calls at the end of
-// DATA/BDAT. It runs the inbound pipeline (sender authentication, signing) on blocking threads,
-// turns the transaction into a queue envelope, commits it durably to the spool (hold/ when the
-// pipeline quarantines it), answers 250 only after the commit, records the trace event and hands
-// the message to the queue manager. At MAIL FROM it starts the SPF check.
+// DATA/BDAT. It runs the inbound pipeline (sender authentication, transport rules, signing) on
+// blocking threads, turns the transaction as the pipeline left it (recipients, TLS requirement
+// and route a rule may have changed) into a queue envelope, commits it durably to the spool
+// (hold/ when the pipeline quarantines it), answers 250 only after the commit, records the trace
+// event and hands the message to the queue manager. At MAIL FROM it starts the SPF check.
 #pragma once
 
 #include "common/config.h"

@@ -280,6 +280,7 @@ int showCommand(const QueueOptions& options) {
   field("body type:", printable(envelope.body_type));
   field("smtputf8:", yesNo(envelope.smtputf8));
   field("requiretls:", yesNo(envelope.require_tls));
+  field("rule requires tls:", yesNo(envelope.rule_requires_tls));
   field("dsn ret:", printable(envelope.dsn_return));
   field("dsn envid:", printable(envelope.dsn_envelope_id));
   field("client:", printable(envelope.client_address));
@@ -289,6 +290,7 @@ int showCommand(const QueueOptions& options) {
                                                : envelope.tls_version + " " + envelope.tls_cipher));
   field("auth user:", printable(envelope.auth_user));
   field("connector:", printable(envelope.connector));
+  field("route via:", printable(envelope.route_connector));
   field("attempts:", std::to_string(message->attempts));
   field("next attempt:", nextAttemptText(*message));
   field("last reason:", printable(message->last_reason));

@@ -8,6 +8,7 @@
 #include "app/dmarc_reporter.h"
 #include "app/message_intake.h"
 #include "pipeline/authentication_stage.h"
+#include "pipeline/rules_stage.h"
 #include "pipeline/signing_stage.h"
 #include "common/config_loader.h"
 #include "common/log.h"
@@ -88,6 +89,13 @@ int serve(const ServeOptions& options) {
   }
   // Not const: the Domain Security files are resolved below, once the server certificate is known.
   Config& config = load.config;
+  // Transport rules (docs/rules.md): a rule file with problems stops the start like a bad
+  // configuration, with every problem and where it is.
+  policy::RuleLoad rules = loadConfiguredRules(config);
+  if (!rules.ok()) {
+    std::cerr << policy::formatRuleProblems(rules.problems);
+    return 1;
+  }
   log::Level level = log::Level::info;
   log::parseLevel(config.log_level, level);
   log::setLevel(level);
@@ -247,6 +255,13 @@ int serve(const ServeOptions& options) {
   }
   pipeline.add(std::make_unique<pipeline::AuthenticationStage>(config, **resolver, suffixes,
                                                                 dmarc_recorder));
+  // Rules after authentication (they read its results) and before signing (the signature and
+  // the ARC seal cover what the rules changed).
+  if (!rules.rules->empty()) {
+    log::info("transport rules: {} loaded", rules.rules->rules().size());
+    pipeline.add(std::make_unique<pipeline::RulesStage>(config, rules.rules,
+                                                        organisationOf(config)));
+  }
   pipeline.add(std::make_unique<pipeline::SigningStage>(config, **resolver, keyring));
   MessageIntake intake(config, **spool, **trace, manager, pipeline, **resolver);
   AccountAuthenticator authenticator(config, **users);

@@ -33,6 +33,8 @@ struct MessageContext {
   // The envelope's TLS requirement for outbound delivery: REQUIRETLS from the client (RFC 8689),
   // or a rule's require_tls. Never lowered by a stage.
   bool require_tls = false;
+  // A rule's require_tls: verified TLS on every hop we make (queue::Envelope::rule_requires_tls).
+  bool rule_requires_tls = false;
   std::string partner_domain;   // Domain Security: the verified partner, else empty
   std::string route_connector;  // a rule's route_via: the [[send_connector]] to use
   std::string classification;   // a rule's classification (X-Bulwark-Classification)

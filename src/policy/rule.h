@@ -4,15 +4,15 @@
 // (src/pipeline/rules_stage) applies in one place. The facts come from the message: untrusted.
 #pragma once
 
-#include "mime/mime_edit.h"
-#include "mime/mime_message.h"
-
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "mime/mime_edit.h"
+#include "mime/mime_message.h"
 
 namespace bulwark::policy {
 
@@ -31,23 +31,23 @@ struct MessageFacts {
   std::string from_address;             // the RFC5322.From address ("" when none or ambiguous)
   std::string client_address;
   bool received_over_tls = false;
-  bool authenticated_sender = false;    // AUTH, or a relay network client
-  bool domain_secured = false;          // arrived over Domain Security (a verified partner)
+  bool authenticated_sender = false;  // AUTH, or a relay network client
+  bool domain_secured = false;        // arrived over Domain Security (a verified partner)
   // Sender-authentication results as written in Authentication-Results ("pass", "fail", ...;
   // "none" when not checked). dkim is the best result over the signatures.
   std::string spf = "none";
   std::string dkim = "none";
   std::string dmarc = "none";
-  bool spam = false;                    // a spam verdict from an earlier stage or rule
-  std::string classification;           // X-Bulwark-Classification as set by us
-  std::uint64_t size = 0;               // bytes of the message
-  std::string_view raw;                 // the message bytes
+  bool spam = false;                             // a spam verdict from an earlier stage or rule
+  std::string classification;                    // X-Bulwark-Classification as set by us
+  std::uint64_t size = 0;                        // bytes of the message
+  std::string_view raw;                          // the message bytes
   const mime::ParsedMessage* message = nullptr;  // its MIME view; never null during evaluation
   const Organisation* organisation = nullptr;    // never null during evaluation
 };
 
 struct Rejection {
-  int code = 550;                // 5xx (or 4xx for a temporary refusal)
+  int code = 550;  // 5xx (or 4xx for a temporary refusal)
   std::string enhanced = "5.7.1";
   std::string text;
 };
@@ -63,16 +63,16 @@ struct HeaderEdit {
 // rule's choice of the same single-valued effect (classification, route) replaces an earlier
 // one; lists accumulate.
 struct MessageChanges {
-  bool require_tls = false;          // the envelope's REQUIRETLS-like requirement (outbound)
-  std::optional<Rejection> reject;   // refuse the message (SMTP reply before the 250)
-  bool discard = false;              // accept and drop silently
+  bool require_tls = false;               // the envelope's REQUIRETLS-like requirement (outbound)
+  std::optional<Rejection> reject;        // refuse the message (SMTP reply before the 250)
+  bool discard = false;                   // accept and drop silently
   std::optional<std::string> quarantine;  // accept into hold/, with this reason
   std::vector<std::string> redirect_to;   // replaces every recipient when not empty
   std::vector<std::string> add_to;        // envelope recipient, and the To field
   std::vector<std::string> add_cc;        // envelope recipient, and the Cc field
   std::vector<std::string> add_bcc;       // envelope recipient only
   std::vector<HeaderEdit> header_edits;
-  std::string subject_prefix;             // prefixes of several rules, concatenated in order
+  std::string subject_prefix;  // prefixes of several rules, concatenated in order
   std::optional<mime::Disclaimer> disclaimer;
   std::optional<std::string> classification;
   std::optional<std::string> route_connector;  // a [[send_connector]] name
@@ -83,6 +83,8 @@ struct MessageChanges {
   bool stopsDelivery() const { return reject.has_value() || discard || quarantine.has_value(); }
 };
 
+class MessageScan;  // policy/message_scan.h: per-message text work shared by all conditions
+
 class Condition {
  public:
   virtual ~Condition() = default;
@@ -90,6 +92,13 @@ class Condition {
   // nullopt when it does not match; else what matched, in words, for the trace and
   // `bulwark rules test` ("subject contains \"top secret\"").
   virtual std::optional<std::string> match(const MessageFacts& facts) const = 0;
+  // The same, sharing the folded texts and word/pattern hits of one evaluation with the other
+  // conditions (RuleSet::evaluate uses this, so 1,000 word rules scan the body once).
+  virtual std::optional<std::string> matchScanned(const MessageFacts& facts,
+                                                  MessageScan& scan) const {
+    (void)scan;
+    return match(facts);
+  }
 };
 
 class Action {
@@ -104,13 +113,13 @@ enum class RuleMode { enforce, test };
 
 struct Rule {
   std::string name;
-  int priority = 0;                 // lower runs first; equal priorities keep file order
+  int priority = 0;  // lower runs first; equal priorities keep file order
   RuleMode mode = RuleMode::enforce;
-  bool stop_processing = false;     // a match ends the evaluation (after its actions)
+  bool stop_processing = false;  // a match ends the evaluation (after its actions)
   std::vector<std::unique_ptr<Condition>> conditions;  // all must match (AND); none: always
   std::vector<std::unique_ptr<Condition>> exceptions;  // any match vetoes the rule
   std::vector<std::unique_ptr<Action>> actions;
-  std::string source;               // file it came from
+  std::string source;  // file it came from
   int line = 0;
 };
 
@@ -122,8 +131,17 @@ struct RuleMatch {
   bool stopped = false;              // stop_processing ended the evaluation here
 };
 
+// A rule whose conditions matched but an exception vetoed it (for the trace and `rules test`).
+struct RuleVeto {
+  std::string rule;
+  RuleMode mode = RuleMode::enforce;
+  std::vector<std::string> reasons;  // what its conditions matched
+  std::string exception;             // what the vetoing exception matched
+};
+
 struct Evaluation {
   std::vector<RuleMatch> matches;  // in evaluation order, enforce and test
+  std::vector<RuleVeto> vetoes;    // in evaluation order
   MessageChanges changes;          // enforce-mode effects only
 };
 

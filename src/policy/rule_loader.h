@@ -4,13 +4,14 @@
 // line and column and the fix. Rule files are administrator input; list files they name are too.
 #pragma once
 
-#include "policy/rule.h"
-
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "policy/rule.h"
 
 namespace bulwark::policy {
 
@@ -25,9 +26,15 @@ struct RuleProblem {
 struct RuleEnvironment {
   std::vector<std::string> send_connectors;  // names route_via may use
   Organisation organisation;
-  std::filesystem::path base_directory;      // relative rule files and list files
-  std::size_t max_rules = 10000;             // past it: a problem
-  std::size_t max_list_entries = 1000000;    // words/addresses from one list file
+  std::filesystem::path base_directory;    // relative rule files and list files
+  std::size_t max_rules = 10000;           // past it: a problem
+  std::size_t max_list_entries = 1000000;  // words/addresses from one list file
+  // RE2 memory budget of one pattern (RE2::Options::max_mem): a pattern whose compiled program
+  // does not fit is a problem. The set of all subject/body patterns gets its own budget; when
+  // its automaton outgrows it, patterns run one by one (slower, same answer).
+  std::int64_t max_pattern_memory = 1 << 20;
+  std::int64_t max_pattern_set_memory = 64 << 20;
+  std::size_t max_disclaimer_bytes = 64 * 1024;  // text or HTML of one disclaimer
 };
 
 struct RuleLoad {

@@ -32,6 +32,10 @@ struct Envelope {
   std::string body_type;        // "7BIT", "8BITMIME" or "BINARYMIME" (as declared by BODY=)
   bool smtputf8 = false;
   bool require_tls = false;     // REQUIRETLS (RFC 8689): must never travel in clear
+  // A transport rule's require_tls (Exchange's RouteMessageOutboundRequireTLS): every hop we make
+  // needs verified TLS; REQUIRETLS is passed on when the next hop offers it, so our own nodes
+  // keep the requirement. Unlike require_tls, a next hop without the extension is fine.
+  bool rule_requires_tls = false;
   std::string dsn_return;       // RET=: "FULL", "HDRS" or empty
   std::string dsn_envelope_id;  // ENVID= (xtext-decoded), may be empty
   // Where it came from: for Received, trace and policy.
@@ -42,6 +46,9 @@ struct Envelope {
   std::string auth_user;        // empty when not authenticated
   std::string message_id;       // Message-ID header value, if any
   std::string connector;        // receive connector name
+  // A transport rule's route_via: every recipient outside our local domains goes through this
+  // [[send_connector]], whatever its domain (queue file record route_connector, version 2).
+  std::string route_connector;
   std::uint64_t size = 0;       // bytes of message data as spooled
 };
 

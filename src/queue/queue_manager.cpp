@@ -272,7 +272,12 @@ void QueueManager::deliver(QueuedMessage& message, const std::string& data) {
     auto& recipient = envelope.recipients[index];
     if (recipient.status != RecipientStatus::pending) continue;
     auto [local_part, domain] = splitAddress(recipient.address);
-    Route route = routeFor(config_, domain);
+    Route route = routeFor(config_, domain, envelope.route_connector);
+    if (!route.missing_connector.empty()) {
+      outcomes[index].tried = true;
+      outcomes[index].reply = missingConnectorReply(route);
+      continue;
+    }
     if (!route.local) {
       bool smart_host = route.connector && !route.connector->smart_host.empty();
       // A mutual-TLS domain gets its own connection even through a smart host: the
@@ -311,7 +316,8 @@ void QueueManager::deliverRemote(QueuedMessage& message, const std::string& data
                                                    : domain);
   // The strongest level that applies; REQUIRETLS asks for a verified certificate (RFC 8689 4.2).
   TlsLevel level = route.tls;
-  if (envelope.require_tls && level < TlsLevel::verify) level = TlsLevel::verify;
+  const bool tls_required = envelope.require_tls || envelope.rule_requires_tls;
+  if (tls_required && level < TlsLevel::verify) level = TlsLevel::verify;
   // MTA-STS (RFC 8461): MX delivery only (`domain` is empty for smart-host routes);
   // sts::applyPolicy decides which hosts may be tried and raises the level.
   std::string sts_evidence;
@@ -342,6 +348,7 @@ void QueueManager::deliverRemote(QueuedMessage& message, const std::string& data
   outbound.body_type = envelope.body_type;
   outbound.smtputf8 = envelope.smtputf8;
   outbound.require_tls = envelope.require_tls;
+  outbound.offer_require_tls = envelope.rule_requires_tls;
   outbound.dsn_return = envelope.dsn_return;
   outbound.dsn_envelope_id = envelope.dsn_envelope_id;
   outbound.data = data;
@@ -369,7 +376,7 @@ void QueueManager::deliverRemote(QueuedMessage& message, const std::string& data
     std::getline(file, settings.auth_password);
   }
   if (route.mailbox_server) {
-    applyMailboxServer(*route.mailbox_server, envelope.require_tls, settings, outbound);
+    applyMailboxServer(*route.mailbox_server, tls_required, settings, outbound);
   }
 
   // Try the hosts in order until one takes the transaction or refuses it for good.

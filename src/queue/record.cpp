@@ -1,4 +1,4 @@
-// Queue file encoder and parser (docs/queue-format.md, version 1). The parser is the trust
+// Queue file encoder and parser (docs/queue-format.md, versions 1 and 2). The parser is the trust
 // boundary for bytes read back from disk: every length is checked against the bytes actually
 // present before use, and nothing is allocated from a length field alone.
 #include "queue/record.h"
@@ -166,10 +166,10 @@ class Parser {
       return corrupt(
           fmt::format("truncated file header: {} of {} bytes", bytes_.size(), kFileHeaderSize));
     }
-    std::uint32_t version = readU32(bytes_, kQueueFileMagic.size());
-    if (version != kQueueFormatVersion) {
-      return corrupt(fmt::format("version {} not supported (this build reads version {})", version,
-                                 kQueueFormatVersion));
+    version_ = readU32(bytes_, kQueueFileMagic.size());
+    if (version_ < kOldestQueueFormatVersion || version_ > kQueueFormatVersion) {
+      return corrupt(fmt::format("version {} not supported (this build reads versions {} to {})",
+                                 version_, kOldestQueueFormatVersion, kQueueFormatVersion));
     }
     std::size_t offset = kFileHeaderSize;
     parsed_.valid_size = offset;
@@ -223,7 +223,7 @@ class Parser {
 
  private:
   Result<void> applyCommitted(std::uint8_t type, std::string_view payload, std::size_t offset) {
-    if (isCommitSingular(type)) {
+    if (isCommitSingular(type) || type == static_cast<std::uint8_t>(RecordType::route_connector)) {
       if (seen_[type]) {
         return corrupt(
             fmt::format("duplicate record type {} at offset {}", describeType(type), offset));
@@ -248,6 +248,11 @@ class Parser {
       case RecordType::auth_user: envelope.auth_user.assign(payload); return {};
       case RecordType::message_id: envelope.message_id.assign(payload); return {};
       case RecordType::connector: envelope.connector.assign(payload); return {};
+      case RecordType::route_connector:
+        if (version_ < 2) return malformed("the record needs format version 2, the file says 1");
+        if (payload.empty()) return malformed("empty connector name");
+        envelope.route_connector.assign(payload);
+        return {};
       case RecordType::recipient: {
         PayloadReader reader(payload);
         Recipient recipient;
@@ -262,9 +267,12 @@ class Parser {
       case RecordType::flags: {
         if (payload.size() != 1) return malformed("expected 1 byte");
         auto flags = static_cast<std::uint8_t>(payload[0]);
-        if ((flags & ~(kFlagSmtputf8 | kFlagRequireTls)) != 0) return malformed("unknown bits");
+        if ((flags & ~(kFlagSmtputf8 | kFlagRequireTls | kFlagRuleRequiresTls)) != 0) {
+          return malformed("unknown bits");
+        }
         envelope.smtputf8 = (flags & kFlagSmtputf8) != 0;
         envelope.require_tls = (flags & kFlagRequireTls) != 0;
+        envelope.rule_requires_tls = (flags & kFlagRuleRequiresTls) != 0;
         return {};
       }
       case RecordType::size:
@@ -358,6 +366,7 @@ class Parser {
   ParsedQueueFile parsed_;
   std::array<bool, 256> seen_{};
   bool committed_ = false;
+  std::uint32_t version_ = 0;
 };
 
 }  // namespace
@@ -380,6 +389,7 @@ std::string_view recordTypeName(std::uint8_t type) {
     case RecordType::connector: return "connector";
     case RecordType::size: return "size";
     case RecordType::received_at: return "received_at";
+    case RecordType::route_connector: return "route_connector";
     case RecordType::data: return "data";
     case RecordType::end_of_commit: return "end_of_commit";
     case RecordType::recipient_status: return "recipient_status";
@@ -433,6 +443,10 @@ Result<EncodedCommit> encodeCommit(const Envelope& envelope, std::string_view da
                                               what, size, kMaxRecordPayload));
   };
   std::size_t estimate = kFileHeaderSize + 32 * kRecordOverhead + 64;
+  if (envelope.route_connector.size() > kMaxRecordPayload) {
+    return tooLarge("route_connector", envelope.route_connector.size());
+  }
+  estimate += envelope.route_connector.size();
   for (const auto& [type, value] : strings) {
     if (value->size() > kMaxRecordPayload)
       return tooLarge(recordTypeName(static_cast<std::uint8_t>(type)), value->size());
@@ -450,8 +464,11 @@ Result<EncodedCommit> encodeCommit(const Envelope& envelope, std::string_view da
   std::string& head = encoded.head;
   head.reserve(estimate);
   head.append(kQueueFileMagic);
-  appendU32(head, kQueueFormatVersion);
+  // Only a file that needs version 2 says so: the others stay readable by version-1 builds.
+  const bool routed = !envelope.route_connector.empty();
+  appendU32(head, routed ? kQueueFormatVersion : kOldestQueueFormatVersion);
   for (const auto& [type, value] : strings) appendStringRecord(head, type, *value);
+  if (routed) appendStringRecord(head, RecordType::route_connector, envelope.route_connector);
   for (const Recipient& recipient : envelope.recipients) {
     std::size_t start = beginRecord(head, RecordType::recipient);
     appendU32(head, static_cast<std::uint32_t>(recipient.address.size()));
@@ -463,7 +480,8 @@ Result<EncodedCommit> encodeCommit(const Envelope& envelope, std::string_view da
   }
   std::size_t start = beginRecord(head, RecordType::flags);
   head.push_back(static_cast<char>((envelope.smtputf8 ? kFlagSmtputf8 : 0) |
-                                   (envelope.require_tls ? kFlagRequireTls : 0)));
+                                   (envelope.require_tls ? kFlagRequireTls : 0) |
+                                   (envelope.rule_requires_tls ? kFlagRuleRequiresTls : 0)));
   finishRecord(head, start);
   start = beginRecord(head, RecordType::size);
   appendU64(head, data.size());

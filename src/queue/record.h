@@ -14,8 +14,11 @@
 
 namespace bulwark::queue {
 
-// Bump on any change a version-1 reader would misread; readers refuse other versions.
-inline constexpr std::uint32_t kQueueFormatVersion = 1;
+// Bump on any change an older reader would misread; readers refuse versions they do not know.
+// Version 2 added the route_connector record; a file without one is written as version 1, so a
+// build that reads only version 1 still reads it.
+inline constexpr std::uint32_t kQueueFormatVersion = 2;
+inline constexpr std::uint32_t kOldestQueueFormatVersion = 1;
 inline constexpr std::string_view kQueueFileMagic{"BWKQUEUE", 8};
 inline constexpr std::size_t kFileHeaderSize = 12;  // magic + version (u32 LE)
 inline constexpr std::size_t kRecordOverhead = 9;   // type u8 + length u32 LE + CRC u32 LE
@@ -39,6 +42,7 @@ enum class RecordType : std::uint8_t {
   connector = 0x0E,
   size = 0x0F,
   received_at = 0x10,
+  route_connector = 0x11,  // version 2; optional, at most once
   data = 0x20,
   end_of_commit = 0x3F,
   // Appended section: after end_of_commit, any number, applied in order.
@@ -49,6 +53,7 @@ enum class RecordType : std::uint8_t {
 // Bits of the flags record.
 inline constexpr std::uint8_t kFlagSmtputf8 = 1;
 inline constexpr std::uint8_t kFlagRequireTls = 2;
+inline constexpr std::uint8_t kFlagRuleRequiresTls = 4;  // a transport rule's require_tls
 
 // "sender", "recipient_status", ... or "unknown" for a value outside RecordType.
 std::string_view recordTypeName(std::uint8_t type);

@@ -205,6 +205,36 @@ Route routeFor(const Config& config, std::string_view domain) {
   return route;
 }
 
+Route routeFor(const Config& config, std::string_view domain, std::string_view route_connector) {
+  Route route = routeFor(config, domain);
+  if (route_connector.empty() || route.local || route.mailbox_server) return route;
+  const std::string lower = asciiLower(domain);
+  route.connector = nullptr;
+  for (const auto& connector : config.send_connectors) {
+    if (connector.name == route_connector) route.connector = &connector;
+  }
+  if (route.connector == nullptr) {
+    route.missing_connector = std::string(route_connector);
+    route.destination = "[route " + route.missing_connector + "]";
+    return route;
+  }
+  route.tls = route.connector->tls;
+  // Domain Security still applies to a partner's domain on whatever connector it leaves by.
+  if (config.domain_secure.sendsTo(lower)) route.tls = TlsLevel::mutual;
+  route.destination = route.connector->smart_host.empty()
+                          ? lower
+                          : "[" + route.connector->smart_host + "]";
+  return route;
+}
+
+smtp::Reply missingConnectorReply(const Route& route) {
+  return failure(451, "4.3.5",
+                 "a transport rule routes this message through the send connector \"" +
+                     route.missing_connector +
+                     "\", which the configuration no longer has; it waits until that connector "
+                     "exists again");
+}
+
 Endpoints resolveEndpoints(dns::Resolver& resolver, const Config& config, const Route& route,
                            std::string_view domain) {
   if (route.mailbox_server) return mailboxEndpoints(resolver, config, *route.mailbox_server);

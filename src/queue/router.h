@@ -25,11 +25,19 @@ struct Route {
   // Grouping and concurrency key: the smart host or mailbox server, or the recipient domain for
   // MX delivery.
   std::string destination;
+  // A rule's route_via named a connector the configuration no longer has (removed by a reload):
+  // its name. Such a recipient waits (4.3.5), it is never delivered another way.
+  std::string missing_connector;
 };
 
 // Pure: the most specific matching connector wins (exact domain, then the longest "*.suffix",
 // then "*").
 Route routeFor(const Config& config, std::string_view domain);
+// The same with a message's route_via (empty: none): a domain that is not ours goes through
+// that connector whatever its domain patterns say; our local domains keep their delivery.
+Route routeFor(const Config& config, std::string_view domain, std::string_view route_connector);
+// The reply for a recipient whose route names a connector that does not exist.
+smtp::Reply missingConnectorReply(const Route& route);
 
 struct Endpoints {
   std::vector<smtp::ClientEndpoint> hosts;  // in the order to try

@@ -564,7 +564,9 @@ class Attempt {
     // and by REQUIRETLS to a verified certificate (RFC 8689 4.2: PKIX, MTA-STS or DANE, all at or
     // above verify).
     TlsLevel level = std::max(settings_.tls, endpoint_.dns_level);
-    if (message_.require_tls && level < TlsLevel::verify) level = TlsLevel::verify;
+    if ((message_.require_tls || message_.offer_require_tls) && level < TlsLevel::verify) {
+      level = TlsLevel::verify;
+    }
     return level;
   }
   std::string hostText() const {
@@ -825,7 +827,10 @@ std::string Attempt::mailCommand() const {
     command += " BODY=8BITMIME";
   }
   if (message_.smtputf8) command += " SMTPUTF8";
-  if (message_.require_tls) command += " REQUIRETLS";
+  if (message_.require_tls ||
+      (message_.offer_require_tls && capabilities_.has("REQUIRETLS") && !lmtp())) {
+    command += " REQUIRETLS";
+  }
   if (capabilities_.has("DSN")) {
     if (!message_.dsn_return.empty()) command += " RET=" + message_.dsn_return;
     if (!message_.dsn_envelope_id.empty()) {

@@ -31,6 +31,8 @@ struct OutboundMessage {
   std::string body_type;                  // "7BIT" / "8BITMIME" (BODY= passed on when offered)
   bool smtputf8 = false;                  // needs SMTPUTF8 from the server, else 5.6.7 (RFC 6531 3.4)
   bool require_tls = false;               // REQUIRETLS: needs TLS (verify) and the extension
+  // A rule's TLS requirement: needs TLS (verify); REQUIRETLS is sent when the server offers it.
+  bool offer_require_tls = false;
   std::string dsn_return;                 // RET=
   std::string dsn_envelope_id;            // ENVID=
   std::string_view data;                  // CRLF lines; dot-stuffed for DATA, as is for BDAT

@@ -425,6 +425,70 @@ TEST_F(QueueManagerTest, SendConnectorRoutesToItsSmartHostWithItsLevel) {
   EXPECT_EQ(transport_.attempts()[1].settings.tls, TlsLevel::verify) << "\"*\" by MX";
 }
 
+// A transport rule's route_via: the named connector whatever the recipient domain; local
+// domains keep their Maildir; a connector gone after a reload makes the message wait.
+TEST_F(QueueManagerTest, RouteConnectorOverridesTheDomainPatterns) {
+  SendConnector partners;
+  partners.name = "partners";
+  partners.domains = {"partner.test"};
+  partners.smart_host = "[127.0.0.30]:2526";
+  partners.tls = TlsLevel::required;
+  SendConnector everything;
+  everything.name = "everything";
+  everything.domains = {"*"};
+  everything.tls = TlsLevel::verify;
+  config_.send_connectors = {partners, everything};
+  manager();
+  Envelope envelope;
+  envelope.queue_id = newQueueIdForTest();
+  envelope.sender = "alice@example.test";
+  envelope.recipients = {to("c@remote.test"), to("bob@example.test")};
+  envelope.received_at = clock_.now();
+  envelope.body_type = "7BIT";
+  envelope.route_connector = "partners";
+  const std::string body = "Subject: routed\r\n\r\nHello.\r\n";
+  envelope.size = body.size();
+  ASSERT_TRUE(spool_->commit(envelope, body).has_value());
+  auto loaded = spool_->load(envelope.queue_id);
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->envelope.route_connector, "partners") << "kept in the queue file";
+  manager_->submit(envelope, std::make_shared<const std::string>(body));
+  manager_->waitIdle();
+  ASSERT_EQ(transport_.attempts().size(), 1u);
+  EXPECT_EQ(transport_.attempts()[0].endpoint.address, "127.0.0.30");
+  EXPECT_EQ(transport_.attempts()[0].settings.tls, TlsLevel::required);
+  ASSERT_EQ(transport_.attempts()[0].recipients.size(), 1u);
+  EXPECT_EQ(maildir("bob").size(), 1u) << "our own domain is still delivered here";
+  EXPECT_FALSE(queued(envelope.queue_id));
+}
+
+TEST_F(QueueManagerTest, RouteThroughAConnectorThatNoLongerExistsWaits) {
+  SendConnector everything;
+  everything.name = "everything";
+  everything.domains = {"*"};
+  config_.send_connectors = {everything};
+  manager();
+  Envelope envelope;
+  envelope.queue_id = newQueueIdForTest();
+  envelope.sender = "alice@example.test";
+  envelope.recipients = {to("c@remote.test")};
+  envelope.received_at = clock_.now();
+  envelope.body_type = "7BIT";
+  envelope.route_connector = "removed-relay";
+  const std::string body = "Subject: routed\r\n\r\nHello.\r\n";
+  envelope.size = body.size();
+  ASSERT_TRUE(spool_->commit(envelope, body).has_value());
+  manager_->submit(envelope, std::make_shared<const std::string>(body));
+  manager_->waitIdle();
+  EXPECT_TRUE(transport_.attempts().empty()) << "never delivered another way";
+  auto loaded = spool_->load(envelope.queue_id);
+  ASSERT_TRUE(loaded);
+  EXPECT_EQ(loaded->state, QueueState::deferred);
+  EXPECT_NE(loaded->last_reason.find("451 4.3.5"), std::string::npos) << loaded->last_reason;
+  EXPECT_NE(loaded->last_reason.find("\"removed-relay\""), std::string::npos);
+  EXPECT_TRUE(maildir("alice").empty()) << "no bounce while it waits";
+}
+
 TEST_F(QueueManagerTest, DelayNoticeIsSentOnceAfterTheWarningAge) {
   config_.delay_warning_seconds = 600;
   transport_.script = [](const smtp::ClientEndpoint&, const smtp::OutboundMessage& message) {

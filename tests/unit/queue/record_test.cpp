@@ -71,6 +71,7 @@ void expectSameEnvelope(const Envelope& expected, const Envelope& actual) {
   EXPECT_EQ(expected.auth_user, actual.auth_user);
   EXPECT_EQ(expected.message_id, actual.message_id);
   EXPECT_EQ(expected.connector, actual.connector);
+  EXPECT_EQ(expected.route_connector, actual.route_connector);
   EXPECT_EQ(expected.size, actual.size);
 }
 
@@ -299,12 +300,45 @@ TEST(QueueRecord, RejectsBadHeaders) {
   EXPECT_EQ("truncated file header: 4 of 12 bytes", parseError("BWKQ"));
   EXPECT_EQ("bad magic: not a Bulwark queue file", parseError("From alice@example.org"));
   EXPECT_EQ("bad magic: not a Bulwark queue file", parseError("X" + file.substr(1)));
-  std::string version2 = file;
-  version2[8] = 2;
-  EXPECT_EQ("version 2 not supported (this build reads version 1)", parseError(version2));
+  std::string version3 = file;
+  version3[8] = 3;
+  EXPECT_EQ("version 3 not supported (this build reads versions 1 to 2)", parseError(version3));
   std::string version0 = file;
   version0[8] = 0;
-  EXPECT_EQ("version 0 not supported (this build reads version 1)", parseError(version0));
+  EXPECT_EQ("version 0 not supported (this build reads versions 1 to 2)", parseError(version0));
+}
+
+// A rule's route_via: version 2 only when the envelope has one, so other files stay readable by
+// builds that know only version 1.
+TEST(QueueRecord, RouteConnectorNeedsVersionTwoAndRoundTrips) {
+  Envelope envelope = fullEnvelope("R1");
+  const std::string plain = encode(envelope, "x");
+  EXPECT_EQ(1, plain[8]);
+  EXPECT_EQ(std::string::npos, plain.find("partner-relay"));
+  auto parsed = parseQueueFile(plain);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ("", parsed->envelope.route_connector);
+
+  envelope.route_connector = "partner-relay";
+  const std::string routed = encode(envelope, "x");
+  EXPECT_EQ(2, routed[8]);
+  parsed = parseQueueFile(routed);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ("partner-relay", parsed->envelope.route_connector);
+
+  auto records = splitRecords(routed);
+  const std::string old_version = parseError(assemble(records, 1));
+  EXPECT_NE(std::string::npos, old_version.find("malformed record type 0x11 (route_connector)"))
+      << old_version;
+  EXPECT_NE(std::string::npos, old_version.find("the record needs format version 2"));
+  const std::size_t route = indexOfType(records, RecordType::route_connector);
+  auto duplicated = records;
+  duplicated.insert(duplicated.begin() + static_cast<std::ptrdiff_t>(route), records[route]);
+  EXPECT_NE(std::string::npos,
+            parseError(assemble(duplicated, 2)).find("duplicate record type 0x11"));
+  auto empty = records;
+  empty[route].payload.clear();
+  EXPECT_NE(std::string::npos, parseError(assemble(empty, 2)).find("empty connector name"));
 }
 
 TEST(QueueRecord, NamesTheRecordAndOffsetOfAChecksumMismatch) {
@@ -592,7 +626,8 @@ TEST(QueueRecord, TypeNames) {
   EXPECT_EQ("sender", recordTypeName(0x02));
   EXPECT_EQ("end_of_commit", recordTypeName(0x3F));
   EXPECT_EQ("delivery_attempt", recordTypeName(0x41));
-  EXPECT_EQ("unknown", recordTypeName(0x11));
+  EXPECT_EQ("route_connector", recordTypeName(0x11));
+  EXPECT_EQ("unknown", recordTypeName(0x12));
 }
 
 }  // namespace
