@@ -336,7 +336,10 @@ void printText(const RulesTestOptions& options, std::size_t rule_count,
     out << ": " << display(verdict.reason);
   }
   out << "\n  recipients: " << joined(after.recipients) << "\n";
-  out << "  TLS required for outbound delivery: " << (after.require_tls ? "yes" : "no") << "\n";
+  // A message file carries no REQUIRETLS from a client: the requirement can only be a rule's.
+  out << "  TLS required for outbound delivery: "
+      << (after.rule_requires_tls || after.require_tls ? "yes (verified TLS on every hop)" : "no")
+      << "\n";
   out << "  route via: " << (after.route_connector.empty() ? "-" : after.route_connector) << "\n";
   if (evaluation.changes.classification) {
     out << "  classification: " << display(*evaluation.changes.classification) << "\n";
@@ -455,7 +458,7 @@ void printJson(const policy::MessageFacts& facts, const mime::ParsedMessage& par
   }
   result["reason"] = store::toValidUtf8(outcome.verdict.reason);
   result["recipients"] = jsonStrings(after.recipients);
-  result["require_tls"] = after.require_tls;
+  result["require_tls"] = after.rule_requires_tls || after.require_tls;
   if (after.route_connector.empty()) {
     result["route_via"] = nullptr;
   } else {
