@@ -38,8 +38,44 @@ void appendCanonicalSignatureField(Canonicalization canonicalization, std::strin
 std::vector<const mime::HeaderField*> selectSignedFields(
     const std::vector<mime::HeaderField>& fields, const std::vector<std::string_view>& names);
 
-// Streams the canonical body (RFC 6376 3.4.3, 3.4.4) to `sink` in chunks. A bare LF is taken
-// as a line end (written CRLF): messages that reach us with LF endings still verify.
+// Room for the signed data of `selected` and the signature field: their raw size, which
+// canonicalisation does not exceed but for a CRLF written for a bare LF (a hint for reserve()).
+std::size_t signedDataSize(const std::vector<const mime::HeaderField*>& selected,
+                           std::string_view signature_field);
+
+// Canonicalises a body given in pieces of any size (RFC 6376 3.4.3, 3.4.4): a CRLF, a whitespace
+// run or a run of empty lines may straddle two pieces. Stretches that canonicalisation leaves
+// unchanged reach `sink` as views into the piece being fed (the sink must use them before
+// update() returns); only what it rewrites (one SP for a whitespace run, CRLF for a bare LF, the
+// empty lines kept back until a non-empty line shows they are not trailing) comes from constants.
+// A bare LF is taken as a line end (written CRLF): messages stored with LF endings still verify.
+class BodyCanonicalizer {
+ public:
+  using Sink = std::function<void(std::string_view)>;
+  BodyCanonicalizer(Canonicalization canonicalization, Sink sink);
+  void update(std::string_view piece);
+  // After the last piece: trailing empty lines are dropped, a last line without a line break
+  // gets one, and a simple body that is empty becomes one CRLF.
+  void finish();
+
+ private:
+  void flushTo(std::size_t end);
+  void emitOwedLines();
+  void lineEnd(std::size_t position, std::size_t length);
+  void whitespace(std::size_t& position);
+
+  Sink sink_;
+  bool relaxed_;
+  std::string_view piece_;             // the piece being fed
+  std::size_t run_start_ = 0;          // piece_[run_start_, position) is output not yet sunk
+  std::size_t owed_empty_lines_ = 0;   // empty lines kept back: trailing ones are dropped
+  bool owed_space_ = false;            // relaxed: whitespace at the end of the previous piece
+  bool pending_carriage_return_ = false;  // the previous piece ended in CR: CRLF or content?
+  bool line_has_content_ = false;      // the current line has bytes that are not whitespace
+  bool wrote_line_ = false;            // simple: a body without lines becomes one CRLF
+};
+
+// Streams the canonical body (RFC 6376 3.4.3, 3.4.4) of a whole body to `sink`.
 void canonicalizeBody(Canonicalization canonicalization, std::string_view body,
                       const std::function<void(std::string_view)>& sink);
 

@@ -4,6 +4,7 @@
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
 #include <openssl/x509.h>
 
 #include <map>
@@ -16,6 +17,15 @@
 #include "net/base64.h"
 
 namespace bulwark::auth {
+
+struct DkimVerifyContexts {
+  // RSASSA-PKCS1-v1_5 verification with SHA-256, and with SHA-1 (null if OpenSSL refuses it).
+  std::unique_ptr<EVP_PKEY_CTX, void (*)(EVP_PKEY_CTX*)> rsa_sha256{nullptr, EVP_PKEY_CTX_free};
+  std::unique_ptr<EVP_PKEY_CTX, void (*)(EVP_PKEY_CTX*)> rsa_sha1{nullptr, EVP_PKEY_CTX_free};
+  // Ed25519 (PureEdDSA) verification.
+  std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ed25519{nullptr, EVP_MD_CTX_free};
+};
+
 namespace {
 
 // Colon-separated lists of the key record (h=, s=, t=), each item trimmed.
@@ -33,6 +43,9 @@ struct KeyFree {
 };
 struct DigestContextFree {
   void operator()(EVP_MD_CTX* context) const { EVP_MD_CTX_free(context); }
+};
+struct KeyContextFree {
+  void operator()(EVP_PKEY_CTX* context) const { EVP_PKEY_CTX_free(context); }
 };
 
 // DER of an RSA key: SubjectPublicKeyInfo, as RFC 6376 3.6.1 means in practice, or the bare
@@ -52,23 +65,23 @@ EVP_PKEY* rsaKeyFromDer(const std::string& der) {
   return key;
 }
 
-// Parsed keys by type and key bytes, so a busy domain's key is decoded once.
+// Parsed records by their text, so a busy domain's record is parsed and its key decoded once.
 class ParsedKeyCache {
  public:
-  std::shared_ptr<EVP_PKEY> find(const std::string& identity) {
+  std::shared_ptr<const DkimPublicKey> find(std::string_view record) {
     std::lock_guard lock(mutex_);
-    auto found = keys_.find(identity);
+    auto found = keys_.find(record);
     return found == keys_.end() ? nullptr : found->second;
   }
-  void insert(const std::string& identity, std::shared_ptr<EVP_PKEY> key) {
+  void insert(std::string_view record, std::shared_ptr<const DkimPublicKey> key) {
     std::lock_guard lock(mutex_);
     if (keys_.size() >= kDkimKeyCacheEntries) keys_.clear();
-    keys_.emplace(identity, std::move(key));
+    keys_.emplace(std::string(record), std::move(key));
   }
 
  private:
   std::mutex mutex_;
-  std::map<std::string, std::shared_ptr<EVP_PKEY>> keys_;
+  std::map<std::string, std::shared_ptr<const DkimPublicKey>, std::less<>> keys_;
 };
 
 ParsedKeyCache& parsedKeyCache() {
@@ -76,9 +89,36 @@ ParsedKeyCache& parsedKeyCache() {
   return cache;
 }
 
-}  // namespace
+// The contexts for `key`, or null if OpenSSL cannot make them (then nothing verifies). RSA-SHA1
+// may be refused by the OpenSSL configuration: then only rsa-sha1 signatures fail.
+std::shared_ptr<const DkimVerifyContexts> prepareContexts(DkimKeyType type, EVP_PKEY* key) {
+  auto contexts = std::make_shared<DkimVerifyContexts>();
+  bool prepared = false;
+  if (type == DkimKeyType::rsa) {
+    auto rsaContext = [key](bool sha1) -> EVP_PKEY_CTX* {
+      std::unique_ptr<EVP_PKEY_CTX, KeyContextFree> context(
+          EVP_PKEY_CTX_new_from_pkey(nullptr, key, nullptr));
+      const EVP_MD* digest = dkimDigest(sha1);
+      if (context == nullptr || digest == nullptr || EVP_PKEY_verify_init(context.get()) != 1 ||
+          EVP_PKEY_CTX_set_rsa_padding(context.get(), RSA_PKCS1_PADDING) != 1 ||
+          EVP_PKEY_CTX_set_signature_md(context.get(), digest) != 1) {
+        return nullptr;
+      }
+      return context.release();
+    };
+    contexts->rsa_sha256.reset(rsaContext(false));
+    contexts->rsa_sha1.reset(rsaContext(true));
+    prepared = contexts->rsa_sha256 != nullptr;
+  } else {
+    contexts->ed25519.reset(EVP_MD_CTX_new());
+    prepared = contexts->ed25519 != nullptr &&
+               EVP_DigestVerifyInit(contexts->ed25519.get(), nullptr, nullptr, nullptr, key) == 1;
+  }
+  ERR_clear_error();
+  return prepared ? contexts : nullptr;
+}
 
-Result<DkimPublicKey> parseDkimKeyRecord(std::string_view record) {
+Result<DkimPublicKey> parseUncached(std::string_view record) {
   auto tags = parseTagList(record);
   if (!tags) return makeError("syntax", "key record: " + tags.error().message);
   if (auto version = findTag(*tags, "v")) {
@@ -113,29 +153,58 @@ Result<DkimPublicKey> parseDkimKeyRecord(std::string_view record) {
   if (!public_key) return makeError("syntax", "key record has no p=");
   std::string encoded = withoutWhitespace(*public_key);
   if (encoded.empty()) return makeError("revoked", "key revoked (empty p=)");
-  std::string cache_identity = std::string(key_type) + ":" + encoded;
-  std::shared_ptr<EVP_PKEY> key = parsedKeyCache().find(cache_identity);
-  if (key == nullptr) {
-    auto der = net::base64Decode(encoded);
-    if (!der) return makeError("syntax", "key record p= is not base64");
-    EVP_PKEY* parsed = nullptr;
-    if (result.type == DkimKeyType::rsa) {
-      parsed = rsaKeyFromDer(*der);
-    } else if (der->size() == 32) {
-      parsed = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
-                                           reinterpret_cast<const unsigned char*>(der->data()),
-                                           der->size());
-    }
-    ERR_clear_error();
-    if (parsed == nullptr) {
-      return makeError("syntax", "key record p= is not a valid " + std::string(key_type) + " key");
-    }
-    key = std::shared_ptr<EVP_PKEY>(parsed, KeyFree{});
-    parsedKeyCache().insert(cache_identity, key);
+  auto der = net::base64Decode(encoded);
+  if (!der) return makeError("syntax", "key record p= is not base64");
+  EVP_PKEY* parsed = nullptr;
+  if (result.type == DkimKeyType::rsa) {
+    parsed = rsaKeyFromDer(*der);
+  } else if (der->size() == 32) {
+    parsed = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
+                                         reinterpret_cast<const unsigned char*>(der->data()),
+                                         der->size());
   }
-  result.key = std::move(key);
-  result.bits = static_cast<unsigned>(EVP_PKEY_get_bits(result.key.get()));
+  ERR_clear_error();
+  if (parsed == nullptr) {
+    return makeError("syntax", "key record p= is not a valid " + std::string(key_type) + " key");
+  }
+  result.key = std::shared_ptr<EVP_PKEY>(parsed, KeyFree{});
+  result.bits = static_cast<unsigned>(EVP_PKEY_get_bits(parsed));
+  result.contexts = prepareContexts(result.type, parsed);
   return result;
+}
+
+bool verifyWith(const DkimVerifyContexts& contexts, DkimKeyType type, bool sha1,
+                std::string_view data, std::string_view signature) {
+  // RFC 8463 3: Ed25519 is PureEdDSA over the SHA-256 of the data; RSA signs its digest.
+  unsigned char hash[EVP_MAX_MD_SIZE];
+  unsigned int hash_length = 0;
+  const EVP_MD* digest = dkimDigest(type == DkimKeyType::rsa && sha1);
+  if (digest == nullptr ||
+      EVP_Digest(data.data(), data.size(), hash, &hash_length, digest, nullptr) != 1) {
+    return false;
+  }
+  const auto* signature_bytes = reinterpret_cast<const unsigned char*>(signature.data());
+  if (type == DkimKeyType::rsa) {
+    EVP_PKEY_CTX* prepared = sha1 ? contexts.rsa_sha1.get() : contexts.rsa_sha256.get();
+    if (prepared == nullptr) return false;
+    std::unique_ptr<EVP_PKEY_CTX, KeyContextFree> context(EVP_PKEY_CTX_dup(prepared));
+    return context != nullptr && EVP_PKEY_verify(context.get(), signature_bytes, signature.size(),
+                                                 hash, hash_length) == 1;
+  }
+  std::unique_ptr<EVP_MD_CTX, DigestContextFree> context(EVP_MD_CTX_new());
+  return context != nullptr && contexts.ed25519 != nullptr &&
+         EVP_MD_CTX_copy_ex(context.get(), contexts.ed25519.get()) == 1 &&
+         EVP_DigestVerify(context.get(), signature_bytes, signature.size(), hash, hash_length) ==
+             1;
+}
+
+}  // namespace
+
+Result<DkimPublicKey> parseDkimKeyRecord(std::string_view record) {
+  if (auto cached = parsedKeyCache().find(record)) return *cached;
+  auto parsed = parseUncached(record);
+  if (parsed) parsedKeyCache().insert(record, std::make_shared<const DkimPublicKey>(*parsed));
+  return parsed;
 }
 
 DkimKeyLookup lookupDkimKey(dns::Resolver& resolver, std::string_view selector,
@@ -170,31 +239,13 @@ DkimKeyLookup lookupDkimKey(dns::Resolver& resolver, std::string_view selector,
 
 bool verifyDkimSignatureData(const DkimPublicKey& key, bool sha1, std::string_view data,
                              std::string_view signature) {
-  std::unique_ptr<EVP_MD_CTX, DigestContextFree> context(EVP_MD_CTX_new());
-  if (context == nullptr || key.key == nullptr) return false;
-  const auto* signature_bytes = reinterpret_cast<const unsigned char*>(signature.data());
-  int verified = 0;
-  if (key.type == DkimKeyType::rsa) {
-    const EVP_MD* digest = dkimDigest(sha1);
-    if (digest != nullptr &&
-        EVP_DigestVerifyInit(context.get(), nullptr, digest, nullptr, key.key.get()) == 1) {
-      verified = EVP_DigestVerify(context.get(), signature_bytes, signature.size(),
-                                  reinterpret_cast<const unsigned char*>(data.data()), data.size());
-    }
-  } else {
-    // RFC 8463 3: PureEdDSA over the SHA-256 of the data, not over the data.
-    unsigned char hash[EVP_MAX_MD_SIZE];
-    unsigned int hash_length = 0;
-    const EVP_MD* digest = dkimDigest(false);
-    if (digest != nullptr &&
-        EVP_Digest(data.data(), data.size(), hash, &hash_length, digest, nullptr) == 1 &&
-        EVP_DigestVerifyInit(context.get(), nullptr, nullptr, nullptr, key.key.get()) == 1) {
-      verified =
-          EVP_DigestVerify(context.get(), signature_bytes, signature.size(), hash, hash_length);
-    }
-  }
+  if (key.key == nullptr) return false;
+  std::shared_ptr<const DkimVerifyContexts> contexts = key.contexts;
+  if (contexts == nullptr) contexts = prepareContexts(key.type, key.key.get());
+  const bool verified =
+      contexts != nullptr && verifyWith(*contexts, key.type, sha1, data, signature);
   ERR_clear_error();
-  return verified == 1;
+  return verified;
 }
 
 }  // namespace bulwark::auth

@@ -81,23 +81,61 @@ Result<Canonicalization> canonicalizationNamed(std::string_view name) {
 
 // Parses and checks the tags; fills what the result reports (d=, s=, i=, a=, b= prefix) as it
 // goes, so even a permerror names the signer where it can.
+// The tags of RFC 6376 3.5 that verification reads, found in one pass over the list.
+struct KnownTags {
+  std::optional<std::string_view> v, a, b, bh, c, d, h, i, l, q, s, t, x;
+
+  explicit KnownTags(const std::vector<Tag>& tags) {
+    for (const Tag& tag : tags) {
+      if (auto* found = slot(tag.name)) *found = tag.value;
+    }
+  }
+
+  // Where the value of tag `name` goes; null for tags verification ignores.
+  std::optional<std::string_view>* slot(std::string_view name) {
+    if (name == "bh") return &bh;
+    if (name.size() != 1) return nullptr;
+    switch (name[0]) {
+      case 'v': return &v;
+      case 'a': return &a;
+      case 'b': return &b;
+      case 'c': return &c;
+      case 'd': return &d;
+      case 'h': return &h;
+      case 'i': return &i;
+      case 'l': return &l;
+      case 'q': return &q;
+      case 's': return &s;
+      case 't': return &t;
+      case 'x': return &x;
+      default: return nullptr;
+    }
+  }
+};
+
 Result<SignatureTags> checkTags(std::string_view value, const DkimVerifyOptions& options,
                                 DkimSignatureResult& result) {
   auto parsed = parseTagList(value);
   if (!parsed) return parsed.error();
   SignatureTags signature;
   signature.tags = std::move(*parsed);
-  const auto& tags = signature.tags;
-  if (auto domain = findTag(tags, "d")) result.domain = asciiLower(*domain);
-  if (auto selector = findTag(tags, "s")) result.selector = std::string(*selector);
-  if (auto algorithm = findTag(tags, "a")) result.algorithm = std::string(*algorithm);
-  if (auto b = findTag(tags, "b")) result.signature_prefix = withoutWhitespace(*b).substr(0, 8);
+  KnownTags tags(signature.tags);
+  if (auto domain = tags.d) result.domain = asciiLower(*domain);
+  if (auto selector = tags.s) result.selector = std::string(*selector);
+  if (auto algorithm = tags.a) result.algorithm = std::string(*algorithm);
+  if (auto b = tags.b) {
+    for (char character : *b) {
+      if (result.signature_prefix.size() == 8) break;
+      if (character != ' ' && character != '\t' && character != '\r' && character != '\n')
+        result.signature_prefix += character;
+    }
+  }
 
-  auto version = findTag(tags, "v");
+  auto version = tags.v;
   if (!version) return makeError("syntax", "no v= tag");
   if (*version != "1") return makeError("syntax", "v=" + std::string(*version) + " is not 1");
   for (const char* required : {"a", "b", "bh", "d", "h", "s"}) {
-    if (!findTag(tags, required)) {
+    if (!tags.slot(required)->has_value()) {
       return makeError("syntax", std::string("required tag ") + required + "= is missing");
     }
   }
@@ -116,7 +154,7 @@ Result<SignatureTags> checkTags(std::string_view value, const DkimVerifyOptions&
   if (!isDkimDomainName(result.selector, true)) {
     return makeError("syntax", "s=" + result.selector + " is not a selector");
   }
-  if (auto canonicalization = findTag(tags, "c")) {
+  if (auto canonicalization = tags.c) {
     std::string_view text = *canonicalization;
     std::size_t slash = text.find('/');
     auto header = canonicalizationNamed(trim(text.substr(0, slash)));
@@ -128,13 +166,13 @@ Result<SignatureTags> checkTags(std::string_view value, const DkimVerifyOptions&
     signature.header_canonicalization = *header;
     signature.body_canonicalization = *body;
   }
-  if (auto query = findTag(tags, "q")) {
+  if (auto query = tags.q) {
     bool dns_txt = false;
     for (std::string_view method : split(*query, ':'))
       dns_txt = dns_txt || trim(method) == "dns/txt";
     if (!dns_txt) return makeError("unsupported", "q= does not offer dns/txt");
   }
-  if (auto identity = findTag(tags, "i")) {
+  if (auto identity = tags.i) {
     auto decoded = decodeDkimQuotedPrintable(*identity);
     if (!decoded) return makeError("syntax", "i= is not dkim-quoted-printable");
     result.identity = std::move(*decoded);
@@ -147,7 +185,7 @@ Result<SignatureTags> checkTags(std::string_view value, const DkimVerifyOptions&
   if (identity_domain != result.domain && !identity_domain.ends_with("." + result.domain)) {
     return makeError("syntax", "i= domain is not d= or a subdomain of it");
   }
-  for (std::string_view name : split(*findTag(tags, "h"), ':')) {
+  for (std::string_view name : split(*tags.h, ':')) {
     name = trimFoldingWhitespace(name);
     if (name.empty()) return makeError("syntax", "h= has an empty field name");
     signature.signed_fields.push_back(name);
@@ -158,11 +196,11 @@ Result<SignatureTags> checkTags(std::string_view value, const DkimVerifyOptions&
   }
   if (!from_signed) return makeError("syntax", "h= does not include From");
   std::optional<std::uint64_t> timestamp;
-  if (auto value = findTag(tags, "t")) {
+  if (auto value = tags.t) {
     timestamp = parseDkimNumber(*value, 12);
     if (!timestamp) return makeError("syntax", "t= is not a number");
   }
-  if (auto value = findTag(tags, "x")) {
+  if (auto value = tags.x) {
     auto expiry = parseDkimNumber(*value, 12);
     if (!expiry) return makeError("syntax", "x= is not a number");
     if (timestamp && *expiry < *timestamp) return makeError("syntax", "x= is before t=");
@@ -172,15 +210,16 @@ Result<SignatureTags> checkTags(std::string_view value, const DkimVerifyOptions&
       return makeError("expired", "signature expired (x=" + std::string(*value) + ")");
     }
   }
-  if (auto value = findTag(tags, "l")) {
+  if (auto value = tags.l) {
     // More digits than size_t holds still means "longer than any body": saturate.
     auto length = parseDkimNumber(*value, 76);
     if (!length) return makeError("syntax", "l= is not a number");
     signature.length = static_cast<std::size_t>(
         std::min<std::uint64_t>(*length, std::numeric_limits<std::size_t>::max()));
   }
-  auto body_hash = net::base64Decode(withoutWhitespace(*findTag(tags, "bh")));
-  auto signature_bytes = net::base64Decode(withoutWhitespace(*findTag(tags, "b")));
+  std::string unfolded;
+  auto body_hash = net::base64Decode(withoutWhitespace(*tags.bh, unfolded));
+  auto signature_bytes = net::base64Decode(withoutWhitespace(*tags.b, unfolded));
   if (!body_hash) return makeError("syntax", "bh= is not base64");
   if (!signature_bytes) return makeError("syntax", "b= is not base64");
   signature.body_hash = std::move(*body_hash);
@@ -262,9 +301,11 @@ DkimSignatureResult verifyOne(Verification& verification, const mime::HeaderFiel
     result.reason = "body hash did not verify";
     return result;
   }
+  const std::vector<const mime::HeaderField*> selected =
+      selectSignedFields(verification.fields, signature.signed_fields);
   std::string data;
-  for (const mime::HeaderField* signed_field :
-       selectSignedFields(verification.fields, signature.signed_fields)) {
+  data.reserve(signedDataSize(selected, field.raw));
+  for (const mime::HeaderField* signed_field : selected) {
     appendCanonicalHeader(signature.header_canonicalization, *signed_field, data);
   }
   appendCanonicalSignatureField(signature.header_canonicalization, field.raw, data);

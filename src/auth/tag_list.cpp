@@ -1,6 +1,8 @@
 // Tag=value list parsing; see tag_list.h.
 #include "auth/tag_list.h"
 
+#include <algorithm>
+
 namespace bulwark::auth {
 namespace {
 
@@ -29,6 +31,7 @@ bool isTagName(std::string_view name) {
 
 Result<std::vector<Tag>> parseTagList(std::string_view text) {
   std::vector<Tag> tags;
+  tags.reserve(static_cast<std::size_t>(std::count(text.begin(), text.end(), ';')) + 1);
   std::size_t position = 0;
   while (position <= text.size()) {
     std::size_t end = text.find(';', position);
@@ -68,12 +71,25 @@ std::optional<std::string_view> findTag(const std::vector<Tag>& tags, std::strin
   return std::nullopt;
 }
 
-std::string withoutWhitespace(std::string_view value) {
-  std::string result;
-  result.reserve(value.size());
+std::string_view withoutWhitespace(std::string_view value, std::string& storage) {
   for (char character : value) {
-    if (!isWhitespace(character)) result += character;
+    if (isWhitespace(character)) {
+      storage = withoutWhitespace(value);
+      return storage;
+    }
   }
+  return value;
+}
+
+std::string withoutWhitespace(std::string_view value) {
+  // Every byte is written and the end moves past the ones kept: no branch per byte.
+  std::string result(value.size(), '\0');
+  std::size_t kept = 0;
+  for (char character : value) {
+    result[kept] = character;
+    kept += isWhitespace(character) ? 0 : 1;
+  }
+  result.resize(kept);
   return result;
 }
 

@@ -27,4 +27,8 @@ std::optional<std::string_view> findTag(const std::vector<Tag>& tags, std::strin
 // `value` without any whitespace (FWS inside base64 b= / bh= / p= values, RFC 6376 3.5).
 std::string withoutWhitespace(std::string_view value);
 
+// The same without a copy when `value` has no whitespace (an unfolded b= or p=): `value` itself;
+// otherwise the text without whitespace, kept in `storage`.
+std::string_view withoutWhitespace(std::string_view value, std::string& storage);
+
 }  // namespace bulwark::auth

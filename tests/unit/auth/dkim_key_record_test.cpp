@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "unit/auth/dkim_test_support.h"
 
 namespace bulwark::auth {
@@ -92,6 +95,65 @@ TEST(DkimKeyRecord, Ed25519KeyOfAnotherLengthIsRefused) {
   // 31 and 33 bytes around the one valid length.
   EXPECT_FALSE(parseDkimKeyRecord("k=ed25519; p=" + net::base64Encode(std::string(31, 'a'))));
   EXPECT_FALSE(parseDkimKeyRecord("k=ed25519; p=" + net::base64Encode(std::string(33, 'a'))));
+}
+
+TEST(DkimKeyRecord, ParsedRecordsAreCachedByTextUpToTheLimit) {
+  const std::string record = std::string(kEd25519Record) + "; n=cache test";
+  auto first = parseDkimKeyRecord(record);
+  auto again = parseDkimKeyRecord(record);
+  ASSERT_TRUE(first && again);
+  EXPECT_EQ(first->key.get(), again->key.get());
+  // Past the limit the cache starts again empty: the record is parsed anew.
+  for (std::size_t index = 0; index < kDkimKeyCacheEntries; ++index) {
+    ASSERT_TRUE(parseDkimKeyRecord(std::string(kEd25519Record) + "; n=" + std::to_string(index)));
+  }
+  auto later = parseDkimKeyRecord(record);
+  ASSERT_TRUE(later);
+  EXPECT_NE(first->key.get(), later->key.get());
+  EXPECT_EQ(later->type, DkimKeyType::ed25519);
+}
+
+TEST(DkimKeyRecord, KeyWithoutPreparedContextsStillVerifies) {
+  // A DkimPublicKey put together by hand: the contexts are made on use.
+  for (const char* type : {"rsa", "ed25519"}) {
+    const DkimKey signer = makeKey(type);
+    auto parsed = parseDkimKeyRecord(signer.dnsRecord());
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    DkimPublicKey key;
+    key.type = parsed->type;
+    key.key = parsed->key;
+    auto signature = signer.signData("some data");
+    ASSERT_TRUE(signature);
+    EXPECT_TRUE(verifyDkimSignatureData(key, false, "some data", *signature)) << type;
+    EXPECT_FALSE(verifyDkimSignatureData(key, false, "other data", *signature)) << type;
+  }
+}
+
+TEST(DkimKeyRecord, OneKeySignsAndVerifiesOnManyThreads) {
+  // The keyring's keys and the cached public keys are shared by the intake threads; every
+  // operation works on its own copy of the prepared contexts.
+  for (const char* type : {"rsa", "ed25519"}) {
+    const DkimKey signer = makeKey(type);
+    auto key = parseDkimKeyRecord(signer.dnsRecord());
+    ASSERT_TRUE(key) << key.error().message;
+    std::atomic<int> verified{0};
+    std::vector<std::thread> threads;
+    for (int thread = 0; thread < 4; ++thread) {
+      threads.emplace_back([&, thread] {
+        for (int round = 0; round < 20; ++round) {
+          const std::string data = "thread " + std::to_string(thread) + " round " +
+                                   std::to_string(round);
+          auto signature = signer.signData(data);
+          if (signature && verifyDkimSignatureData(*key, false, data, *signature) &&
+              !verifyDkimSignatureData(*key, false, data + ".", *signature)) {
+            ++verified;
+          }
+        }
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    EXPECT_EQ(verified.load(), 80) << type;
+  }
 }
 
 }  // namespace

@@ -20,6 +20,17 @@ TEST(TagList, TagsInOrderWithFoldingWhitespaceRemovedAroundValues) {
   EXPECT_FALSE(findTag(*tags, "H").has_value());  // names are case-sensitive
 }
 
+TEST(TagList, WhitespaceRemovedIntoStorageOnlyWhenThereIsAny) {
+  std::string storage;
+  constexpr std::string_view compact = "dGVzdA==";
+  std::string_view same = withoutWhitespace(compact, storage);
+  EXPECT_EQ(same.data(), compact.data());
+  EXPECT_TRUE(storage.empty());
+  std::string_view unfolded = withoutWhitespace("dGVz\r\n\tdA ==", storage);
+  EXPECT_EQ(unfolded, "dGVzdA==");
+  EXPECT_EQ(unfolded.data(), storage.data());
+}
+
 TEST(TagList, EmptyValuesAndEmptyLists) {
   auto tags = parseTagList("p=; t=");
   ASSERT_TRUE(tags.has_value());

@@ -62,6 +62,7 @@ void expectSameEnvelope(const Envelope& expected, const Envelope& actual) {
   EXPECT_EQ(expected.body_type, actual.body_type);
   EXPECT_EQ(expected.smtputf8, actual.smtputf8);
   EXPECT_EQ(expected.require_tls, actual.require_tls);
+  EXPECT_EQ(expected.rule_requires_tls, actual.rule_requires_tls);
   EXPECT_EQ(expected.dsn_return, actual.dsn_return);
   EXPECT_EQ(expected.dsn_envelope_id, actual.dsn_envelope_id);
   EXPECT_EQ(expected.client_address, actual.client_address);
@@ -207,11 +208,12 @@ TEST(QueueRecord, RoundTripsEmptyFieldsAndNullSender) {
 }
 
 TEST(QueueRecord, RoundTripsEveryFlagCombinationAndNotifyValue) {
-  for (int flags = 0; flags < 4; ++flags) {
+  for (int flags = 0; flags < 8; ++flags) {
     for (std::uint8_t notify = 0; notify < 16; ++notify) {
       Envelope envelope = fullEnvelope("x");
       envelope.smtputf8 = (flags & 1) != 0;
       envelope.require_tls = (flags & 2) != 0;
+      envelope.rule_requires_tls = (flags & 4) != 0;
       envelope.recipients[0].notify = notify;
       std::string file = encode(envelope, "x");
       auto parsed = parseQueueFile(file);
@@ -442,7 +444,7 @@ TEST(QueueRecord, RejectsChecksumValidNonsense) {
                                    .find("size record says 4 bytes, the data record holds 3"));
   EXPECT_NE(std::string::npos, withPayload(RecordType::size, "1234").find("expected 8 bytes"));
   EXPECT_NE(std::string::npos, withPayload(RecordType::received_at, "").find("expected 8 bytes"));
-  EXPECT_NE(std::string::npos, withPayload(RecordType::flags, "\x04").find("unknown bits"));
+  EXPECT_NE(std::string::npos, withPayload(RecordType::flags, "\x08").find("unknown bits"));
   EXPECT_NE(std::string::npos, withPayload(RecordType::flags, "").find("expected 1 byte"));
 
   std::string recipient = records[indexOfType(records, RecordType::recipient)].payload;

@@ -586,6 +586,49 @@ TEST_F(ClientTest, RequireTlsMessageWithTheExtension) {
       << server.transcript();
 }
 
+// A transport rule's requirement: verified TLS, and REQUIRETLS only where the server offers it.
+TEST_F(ClientTest, RuleTlsRequirementVerifiesAndPassesRequireTlsOnOnlyWhereOffered) {
+  for (bool offered : {true, false}) {
+    SCOPED_TRACE(offered);
+    auto context = serverTls();
+    FakeSmtpServer server([&](FakeSmtpConnection& connection) {
+      greetAndEhlo(connection, {"STARTTLS"});
+      if (!startTlsAndEhlo(connection, context.get(),
+                           offered ? std::vector<std::string>{"REQUIRETLS"}
+                                   : std::vector<std::string>{"PIPELINING"})) {
+        return;
+      }
+      acceptOneAtATime(connection, 1);
+    });
+    ClientSettings opportunistic = settings(TlsLevel::opportunistic);
+    opportunistic.ca_file = certificate_->certificate;
+    auto outbound = message({"a@example.test"});
+    outbound.offer_require_tls = true;
+    AttemptResult result = deliverMessage(endpointFor(server), opportunistic, outbound);
+    server.join();
+    EXPECT_EQ(result.session.code, 250) << result.session.render();
+    EXPECT_EQ(result.evidence.required, TlsLevel::verify) << "raised from opportunistic";
+    EXPECT_EQ(server.transcript().find("MAIL FROM:<sender@example.org> REQUIRETLS\r\n") !=
+                  std::string::npos,
+              offered)
+        << server.transcript();
+  }
+}
+
+TEST_F(ClientTest, RuleTlsRequirementNeverSendsInClear) {
+  FakeSmtpServer server([&](FakeSmtpConnection& connection) {
+    greetAndEhlo(connection, {"PIPELINING"});
+    connection.answerUntilClose();
+  });
+  auto outbound = message({"a@example.test"});
+  outbound.offer_require_tls = true;
+  AttemptResult result =
+      deliverMessage(endpointFor(server), settings(TlsLevel::opportunistic), outbound);
+  server.join();
+  EXPECT_TRUE(result.session.isTransient()) << result.session.render();
+  EXPECT_EQ(server.transcript().find("MAIL FROM"), std::string::npos);
+}
+
 TEST_F(ClientTest, DsnParametersOnlyWhenOffered) {
   for (bool offered : {true, false}) {
     SCOPED_TRACE(offered);
