@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   bulwark::app::addQueueCommand(app, action);
   bulwark::app::addPkiCommand(app, action);
   bulwark::app::addDkimCommand(app, action);
+  bulwark::app::addRulesCommand(app, action);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {

@@ -19,5 +19,6 @@ void addUserCommand(CLI::App& app, Action& action);
 void addQueueCommand(CLI::App& app, Action& action);
 void addPkiCommand(CLI::App& app, Action& action);
 void addDkimCommand(CLI::App& app, Action& action);
+void addRulesCommand(CLI::App& app, Action& action);
 
 }  // namespace bulwark::app

@@ -298,6 +298,14 @@ int serve(const ServeOptions& options) {
                    options.config_file, formatProblems(options.config_file, candidate.problems));
         continue;
       }
+      // The rules too: a rule file with problems is refused like a bad configuration.
+      policy::RuleLoad candidate_rules = loadConfiguredRules(candidate.config);
+      if (!candidate_rules.ok()) {
+        log::error("SIGHUP: the transport rules of {} have problems; the running configuration "
+                   "stays:\n{}",
+                   options.config_file, policy::formatRuleProblems(candidate_rules.problems));
+        continue;
+      }
       log::info("SIGHUP: reloading {}", options.config_file);
       reload = true;
       break;

@@ -34,12 +34,13 @@ class RulesStage final : public Stage {
                                 const mime::ParsedMessage& parsed) const;
   // The trace note of one rule: `rule="name" mode=enforce matched: ... actions: ...`.
   static std::string traceNote(const policy::RuleMatch& match);
+  // Applies the enforce-mode effects that change the message or its envelope; returns the
+  // verdict of the ones that stop delivery (proceed when none does). Public so that `bulwark
+  // rules test` shows exactly what the server would pass on.
+  Verdict apply(MessageContext& context, const policy::Evaluation& evaluation) const;
 
  private:
   Verdict unparseable(MessageContext& context, const std::string& reason) const;
-  // Applies the enforce-mode effects that change the message or its envelope; returns the
-  // verdict of the ones that stop delivery (proceed when none does).
-  Verdict apply(MessageContext& context, const policy::Evaluation& evaluation) const;
 
   const Config& config_;
   std::shared_ptr<const policy::RuleSet> rules_;
