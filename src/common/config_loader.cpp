@@ -1309,12 +1309,8 @@ class Loader {
                       report(node, element_path + ": a rule file name cannot be empty");
                       return;
                     }
-                    std::filesystem::path file(text);
-                    // Relative to the configuration file, as an administrator reads it.
-                    if (file.is_relative() && !config.source.empty()) {
-                      file = config.source.parent_path() / file;
-                    }
-                    settings.files.push_back(file);
+                    // Made relative to the file's folder by loadConfigFile.
+                    settings.files.emplace_back(text);
                   });
     forEachString(table, "internal_domains", path, "write internal_domains = [\"example.com\"]",
                   [&](const toml::node& node, const std::string& element_path,
@@ -1871,6 +1867,11 @@ ConfigLoad loadConfigFile(const std::string& path) {
   ::close(descriptor);
   ConfigLoad result = loadConfigText(text, path);
   result.config.source = path;
+  // [rules] files are relative to this file's folder, as an administrator reads them.
+  const std::filesystem::path folder = std::filesystem::path(path).parent_path();
+  for (auto& file : result.config.rules.files) {
+    if (file.is_relative()) file = folder / file;
+  }
   return result;
 }
 

@@ -67,7 +67,8 @@ subject_or_body_contains = ["top secret"]
 require_tls = true
 )");
   EXPECT_EQ(verdict.kind, Verdict::Kind::proceed);
-  EXPECT_TRUE(context_.require_tls);
+  EXPECT_TRUE(context_.rule_requires_tls);
+  EXPECT_FALSE(context_.require_tls) << "the rule's requirement is not RFC 8689's stricter one";
   ASSERT_EQ(context_.trace_notes.size(), 1u);
   const std::string& note = context_.trace_notes.front();
   EXPECT_EQ(note.rfind("rule=\"Top secret\" mode=enforce matched: ", 0), 0u) << note;
@@ -136,6 +137,7 @@ require_tls = true
 )");
   EXPECT_EQ(verdict.kind, Verdict::Kind::proceed);
   EXPECT_FALSE(context_.require_tls);
+  EXPECT_FALSE(context_.rule_requires_tls) << "test mode changes nothing";
   EXPECT_EQ(context_.data, before);
   ASSERT_EQ(context_.trace_notes.size(), 1u);
   EXPECT_EQ(context_.trace_notes.front().rfind("rule=\"Trial\" mode=test matched: ", 0), 0u);
