@@ -219,23 +219,6 @@ std::string scopeOf(const policy::Organisation& organisation, const std::string&
   return display(address) + (organisation.isInside(address) ? " (inside)" : " (outside)");
 }
 
-// The same judgement as the rules stage's (src/pipeline/rules_stage.cpp): no MIME structure at
-// all, or text past a limit the rules could not see.
-std::string unreadableReason(const mime::ParsedMessage& parsed, const mime::MimeLimits& limits) {
-  std::string problems;
-  for (const std::string& problem : parsed.problems) {
-    problems += (problems.empty() ? "" : "; ") + problem;
-  }
-  if (parsed.status == mime::ParsedMessage::Status::unparseable) {
-    return "unparseable MIME: " + problems;
-  }
-  if (parsed.limit_exceeded) {
-    return "MIME past the [rules] limits (mime_max_depth " + std::to_string(limits.max_depth) +
-           ", mime_max_parts " + std::to_string(limits.max_parts) + "): " + problems;
-  }
-  return "";
-}
-
 std::string_view verdictName(pipeline::Verdict::Kind kind) {
   switch (kind) {
     case pipeline::Verdict::Kind::proceed: return "deliver";
@@ -634,7 +617,7 @@ int runRulesTest(const RulesTestOptions& options) {
   facts.organisation = &organisation;
 
   Outcome outcome;
-  outcome.unreadable = unreadableReason(parsed, limits);
+  outcome.unreadable = pipeline::RulesStage::unreadableReason(parsed, limits);
   policy::Evaluation evaluation;
   // As the server: a message it cannot read gets unparseable_action; only "deliver" lets the
   // rules run on what could be read.

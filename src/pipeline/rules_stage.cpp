@@ -138,19 +138,25 @@ Verdict RulesStage::unparseable(MessageContext& context, const std::string& reas
   return Verdict::quarantine("rules: " + reason);
 }
 
+std::string RulesStage::unreadableReason(const mime::ParsedMessage& parsed,
+                                         const mime::MimeLimits& limits) {
+  if (parsed.status == mime::ParsedMessage::Status::unparseable) {
+    return "unparseable MIME: " + joined(parsed.problems, "; ");
+  }
+  if (parsed.limit_exceeded) {
+    // Text past the limit would be invisible to the rules: as unsafe as no structure at all.
+    return "MIME past the [rules] limits (mime_max_depth " + std::to_string(limits.max_depth) +
+           ", mime_max_parts " + std::to_string(limits.max_parts) +
+           "): " + joined(parsed.problems, "; ");
+  }
+  return "";
+}
+
 Verdict RulesStage::process(MessageContext& context) {
   // No rules: nothing reads the MIME view, so it is not built.
   if (!rules_ || rules_->empty()) return Verdict::proceed();
   const mime::ParsedMessage parsed = mime::parseMessage(context.data, limits_);
-  std::string problem;
-  if (parsed.status == mime::ParsedMessage::Status::unparseable) {
-    problem = "unparseable MIME: " + joined(parsed.problems, "; ");
-  } else if (parsed.limit_exceeded) {
-    // Text past the limit would be invisible to the rules: as unsafe as no structure at all.
-    problem = "MIME past the [rules] limits (mime_max_depth " + std::to_string(limits_.max_depth) +
-              ", mime_max_parts " + std::to_string(limits_.max_parts) +
-              "): " + joined(parsed.problems, "; ");
-  }
+  const std::string problem = unreadableReason(parsed, limits_);
   if (!problem.empty()) {
     Verdict verdict = unparseable(context, problem);
     if (verdict.kind != Verdict::Kind::proceed) return verdict;

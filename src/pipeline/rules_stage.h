@@ -34,6 +34,10 @@ class RulesStage final : public Stage {
                                 const mime::ParsedMessage& parsed) const;
   // The trace note of one rule: `rule="name" mode=enforce matched: ... actions: ...`.
   static std::string traceNote(const policy::RuleMatch& match);
+  // Why the rules cannot read `parsed` safely (no MIME structure at all, or text past a limit
+  // they would not see); empty when they can. What [rules] unparseable_action acts on.
+  static std::string unreadableReason(const mime::ParsedMessage& parsed,
+                                      const mime::MimeLimits& limits);
   // Applies the enforce-mode effects that change the message or its envelope; returns the
   // verdict of the ones that stop delivery (proceed when none does). Public so that `bulwark
   // rules test` shows exactly what the server would pass on.
