@@ -25,6 +25,20 @@
 namespace bulwark::policy {
 namespace {
 
+// A table's entries in the order they are written (toml++ keeps tables ordered by key): rules
+// explain themselves, and run their actions, in the order the administrator wrote.
+std::vector<std::pair<const toml::key*, const toml::node*>> entriesInFileOrder(
+    const toml::table& table) {
+  std::vector<std::pair<const toml::key*, const toml::node*>> entries;
+  for (auto&& [key, value] : table) entries.emplace_back(&key, &value);
+  std::stable_sort(entries.begin(), entries.end(), [](const auto& left, const auto& right) {
+    const auto& a = left.first->source().begin;
+    const auto& b = right.first->source().begin;
+    return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+  });
+  return entries;
+}
+
 constexpr std::string_view kRuleKeys[] = {"name", "priority", "mode", "stop",
                                           "if",   "unless",   "then"};
 constexpr std::string_view kConditionKeys[] = {
@@ -508,13 +522,7 @@ class FileLoader {
       return;
     }
     // toml++ tables are ordered by key; conditions run (and explain themselves) in file order.
-    std::vector<std::pair<const toml::key*, const toml::node*>> entries;
-    for (auto&& [key, value] : *table) entries.emplace_back(&key, &value);
-    std::stable_sort(entries.begin(), entries.end(), [](const auto& left, const auto& right) {
-      const auto& a = left.first->source().begin;
-      const auto& b = right.first->source().begin;
-      return std::pair(a.line, a.column) < std::pair(b.line, b.column);
-    });
+    const auto entries = entriesInFileOrder(*table);
     for (const auto& [key, value] : entries) {
       if (auto condition = loadCondition(*key, *value)) out.push_back(std::move(condition));
     }
@@ -791,13 +799,7 @@ class FileLoader {
       report(node, "\"then\" must be a table: write [rule.then] under the rule");
       return;
     }
-    std::vector<std::pair<const toml::key*, const toml::node*>> entries;
-    for (auto&& [key, value] : *table) entries.emplace_back(&key, &value);
-    std::stable_sort(entries.begin(), entries.end(), [](const auto& left, const auto& right) {
-      const auto& a = left.first->source().begin;
-      const auto& b = right.first->source().begin;
-      return std::pair(a.line, a.column) < std::pair(b.line, b.column);
-    });
+    const auto entries = entriesInFileOrder(*table);
     for (const auto& [key, value] : entries) {
       if (auto action = loadAction(*key, *value, rule)) rule.actions.push_back(std::move(action));
     }
