@@ -242,8 +242,16 @@ int serve(const ServeOptions& options) {
     } else {
       log::warning("dmarc reports: [authentication] verify is off, so there is nothing to report");
     }
-    auto queue_report = [&manager](queue::Envelope envelope, std::string text,
-                                   std::string detail) {
+    auto queue_report = [&manager, &config, keyring](queue::Envelope envelope, std::string text,
+                                                     std::string detail) {
+      // Our own mail, signed like our users' (receivers weigh unauthenticated reports less).
+      if (config.authentication.dkim_sign) {
+        auto signatures = pipeline::SigningStage::signaturesFor(*keyring, text);
+        if (!signatures.fields.empty()) {
+          text.insert(0, signatures.fields);
+          detail += ", dkim_signed=" + signatures.domain;
+        }
+      }
       return manager.queueGenerated(std::move(envelope), std::move(text), std::move(detail));
     };
     dmarc_reporter = std::make_unique<DmarcReporter>(config, *dmarc_report_store, **resolver,

@@ -20,14 +20,20 @@ Verdict SigningStage::process(MessageContext& context) {
   return Verdict::proceed();
 }
 
+SigningStage::Signatures SigningStage::signaturesFor(auth::DkimKeyring& keyring,
+                                                     std::string_view message) {
+  auth::AuthorDomain author = auth::authorDomain(message);
+  if (author.status != auth::AuthorDomain::Status::single) return {};
+  Signatures signatures{keyring.sign(author.domain, message), author.domain};
+  if (signatures.fields.empty()) return {};
+  return signatures;
+}
+
 void SigningStage::sign(MessageContext& context) {
-  // The d= is the domain the recipient's client displays, so DMARC aligns (RFC 7489 3.1.1).
-  auth::AuthorDomain author = auth::authorDomain(context.data);
-  if (author.status != auth::AuthorDomain::Status::single) return;
-  std::string signatures = keyring_->sign(author.domain, context.data);
-  if (signatures.empty()) return;
-  context.prependHeader(signatures);
-  context.note("dkim_signed=" + author.domain);
+  Signatures signatures = signaturesFor(*keyring_, context.data);
+  if (signatures.fields.empty()) return;
+  context.prependHeader(signatures.fields);
+  context.note("dkim_signed=" + signatures.domain);
 }
 
 void SigningStage::seal(MessageContext& context) {

@@ -22,6 +22,16 @@ class SigningStage final : public Stage {
   // unsigned message is still deliverable; refusing our users' mail for it would not help).
   Verdict process(MessageContext& context) override;
 
+  // The DKIM-Signature fields for `message` with every key of its From domain (the d= a
+  // recipient's client displays, so DMARC aligns: RFC 7489 3.1.1), and that domain; empty when
+  // the author is not one domain or the domain has no key. Also for mail the server writes
+  // itself (DMARC reports), which does not pass through the pipeline.
+  struct Signatures {
+    std::string fields;
+    std::string domain;
+  };
+  static Signatures signaturesFor(auth::DkimKeyring& keyring, std::string_view message);
+
  private:
   void sign(MessageContext& context);
   void seal(MessageContext& context);

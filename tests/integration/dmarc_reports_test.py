@@ -6,6 +6,9 @@ XML with the message's count, source address, disposition and the policy as publ
 domain whose report mailbox never authorised it (no <domain>._report._dmarc record, 7.1) gets no
 report, and the log says why. DNS is local data only (.test names never leave the host)."""
 
+import base64
+import os
+import subprocess
 import email
 import re
 import email.policy
@@ -15,7 +18,7 @@ import time
 import unittest
 import xml.etree.ElementTree as ElementTree
 
-from bulwark_harness import BulwarkServer, SmtpConnection, simple_message
+from bulwark_harness import BINARY, BulwarkServer, SmtpConnection, simple_message
 from smtp_sink import SmtpSink
 
 # A period is one minute; the report follows its end within a few seconds.
@@ -59,6 +62,14 @@ class DmarcReportsTest(unittest.TestCase):
         cls.server = BulwarkServer(
             connectors=['name = "inbound"\nlisten = "127.0.0.1:0"\ntls = "none"\nauth = false'],
             extra=extra, authentication='verify = true\ndmarc_quarantine_action = "none"')
+        cls.server.write_config()
+        # The report's From domain has a key: reports are signed like our users' mail.
+        keygen = subprocess.run([BINARY, "dkim", "keygen", "mx.example.test", "reports", "--type",
+                                 "ed25519", "--config", cls.server.config_path],
+                                capture_output=True, text=True)
+        assert keygen.returncode == 0, keygen.stderr
+        cls.report_key = os.path.join(cls.server.data_dir, "dkim", "mx.example.test",
+                                      "reports.key")
         cls.server.start()
 
     @classmethod
@@ -66,6 +77,18 @@ class DmarcReportsTest(unittest.TestCase):
         cls.server.cleanup()
         cls.sink.running = False
         cls.sink.listener.close()
+
+    def verified_by_dkimpy(self, raw):
+        der = subprocess.run(["openssl", "pkey", "-in", self.report_key, "-pubout", "-outform",
+                              "DER"], capture_output=True, check=True).stdout
+        record = "v=DKIM1; k=ed25519; p=" + base64.b64encode(der[-32:]).decode()
+        script = ("import dkim, sys\n"
+                  "record = sys.argv[1].encode()\n"
+                  "dns = lambda name, timeout=5: record\n"
+                  "print(dkim.verify(sys.stdin.buffer.read(), dnsfunc=dns))\n")
+        result = subprocess.run(["/usr/bin/python3", "-c", script, record], input=raw,
+                                capture_output=True, check=True)
+        return result.stdout.strip() == b"True"
 
     def send(self, sender, subject):
         connection = SmtpConnection(self.server.port("inbound"))
@@ -99,6 +122,9 @@ class DmarcReportsTest(unittest.TestCase):
         reports = self.reports_for("sender.test")
         self.assertEqual(1, len(reports), "\n".join(self.server.log_lines[-30:]))
         sender, recipients, message = reports[0]
+        raw = next(data for _, _, data in self.sink.messages if b"Report Domain: sender.test" in data)
+        self.assertIn(b"d=mx.example.test", raw.split(b"\r\n\r\n", 1)[0])
+        self.assertTrue(self.verified_by_dkimpy(raw), "the report's signature verifies")
         # The sink keeps the MAIL and RCPT arguments as sent: "<address> PARAMETERS".
         address = lambda argument: re.match(r"<([^>]*)>", argument).group(1)
         self.assertEqual("noreply-dmarc@mx.example.test", address(sender))
@@ -151,8 +177,8 @@ class DmarcReportsTest(unittest.TestCase):
         events = self.server.wait_trace(
             lambda events: any("dmarc report for sender.test" in e.get("detail", "")
                                for e in events))
-        self.assertTrue(any(e["status"] == "received" and
-                            e.get("detail", "") == "dmarc report for sender.test"
+        expected = "dmarc report for sender.test, dkim_signed=mx.example.test"
+        self.assertTrue(any(e["status"] == "received" and e.get("detail", "") == expected
                             for e in events), events)
 
 
