@@ -1,6 +1,7 @@
 // MIME conformance (SOURCES.md section 5), read in place from $BULWARK_TESTDATA/mime: the Stalwart
 // mail-parser corpus (messages and header-field vectors), Crispin's MIME torture test and the
-// MimeKit robustness corpus, all through mime::parseMessage / decodeHeaderText. Cases that encode
+// MimeKit robustness corpus, through mime::parseMessage / decodeHeaderText (address vectors
+// through auth::parseAddressList, the author-domain parser). Cases that encode
 // another parser's choices rather than the RFCs are listed with their reason in
 // mime_exceptions.txt; a listed case that passes fails the run, so the list stays true.
 //
