@@ -1,6 +1,7 @@
 // MIME conformance (SOURCES.md section 5), read in place from $BULWARK_TESTDATA/mime: the Stalwart
 // mail-parser corpus (messages and header-field vectors), Crispin's MIME torture test and the
-// MimeKit robustness corpus, all through mime::parseMessage / decodeHeaderText. Cases that encode
+// MimeKit robustness corpus, through mime::parseMessage / decodeHeaderText (address vectors
+// through auth::parseAddressList, the author-domain parser). Cases that encode
 // another parser's choices rather than the RFCs are listed with their reason in
 // mime_exceptions.txt; a listed case that passes fails the run, so the list stays true.
 //
@@ -19,6 +20,8 @@
 //   listed as attachment must be is_attachment; a Text / Html part in text_body or html_body and
 //   not in attachments must not be. InlineBinary parts (shown in the body and listed) are not
 //   compared for attachment-ness.
+#include "auth/address_list.h"
+#include "mime/header_fields.h"
 #include "mime/mime_message.h"
 
 #include <boost/json.hpp>
@@ -387,11 +390,97 @@ TEST(MimeConformance, HeaderFieldVectors) {
                        " {" + want + "}");
     }
   }
-  // Parsed address, date, message-id, list and Received fields are not part of the MIME view.
-  for (const char* name : {"address", "date", "id", "list", "received"}) {
+  // Parsed date, message-id, list and Received fields are not part of the MIME view; addresses
+  // are compared in AddressVectors below.
+  for (const char* name : {"date", "id", "list", "received"}) {
     Suite suite(std::string("header-fields/") + name, exceptions);
     json::array vectors = load((std::string(name) + ".json").c_str());
     for (std::size_t i = 0; i < vectors.size(); ++i) suite.skip(std::to_string(i));
+  }
+}
+
+// ---- mail-parser address vectors against the author-domain parser ---------------------------
+
+// Mapping of mail-parser's Address (List of {name, address} or Group of {name, addresses}) onto
+// auth::AddressList, which has no groups of its own (group members are in `mailboxes`, counted in
+// `groups`):
+// - groups are flattened in order; the number of named groups must equal `groups` (mail-parser
+//   puts mailboxes outside any group into a group without a name);
+// - an entry without an address is a comment mail-parser kept as a mailbox; comments are CFWS
+//   (RFC 5322 3.2.2), not mailboxes, so it is not compared;
+// - address is local_part "@" domain; name is display_name, where a missing name is empty;
+// - mail-parser appends the texts of comments to the name ("John (my dear friend)"); comments are
+//   not part of the phrase (RFC 5322 3.2.2, 3.4) and ours are in AddressList::comments, so when
+//   the field has comments a name of ours followed by " (" and more also matches.
+struct ExpectedMailbox {
+  std::string name;
+  std::string address;
+};
+
+std::string jsonText(const json::value& value) {
+  return value.is_string() ? std::string(value.as_string()) : std::string();
+}
+
+void addExpectedMailboxes(const json::array& mailboxes, std::vector<ExpectedMailbox>& out) {
+  for (const json::value& mailbox : mailboxes) {
+    const json::value& address = mailbox.at("address");
+    if (address.is_null()) continue;
+    out.push_back({jsonText(mailbox.at("name")), jsonText(address)});
+  }
+}
+
+std::string describe(const std::vector<ExpectedMailbox>& mailboxes, unsigned groups) {
+  std::string out = std::to_string(groups) + " groups;";
+  for (const ExpectedMailbox& mailbox : mailboxes) {
+    out += " " + shown(mailbox.name) + " <" + mailbox.address + ">";
+  }
+  return out;
+}
+
+TEST(MimeConformance, AddressVectors) {
+  const fs::path file =
+      testdataRoot() / "mime" / "mail-parser" / "header-fields" / "address.json";
+  BULWARK_REQUIRE_FOLDER(file.parent_path());
+  std::map<std::string, std::string> exceptions = testing::loadExceptions("mime_exceptions.txt");
+  boost::system::error_code error;
+  json::value vectors = json::parse(readFile(file), error);
+  ASSERT_FALSE(error) << file;
+  Suite suite("header-fields/address", exceptions);
+  for (std::size_t i = 0; i < vectors.as_array().size(); ++i) {
+    const json::object& vector = vectors.as_array()[i].as_object();
+    std::string raw(vector.at("header").as_string());
+    const json::object& expected = vector.at("expected").as_object();
+    std::vector<ExpectedMailbox> want;
+    unsigned want_groups = 0;
+    if (const json::value* list = expected.if_contains("List")) {
+      addExpectedMailboxes(list->as_array(), want);
+    } else {
+      for (const json::value& group : expected.at("Group").as_array()) {
+        if (!group.at("name").is_null()) ++want_groups;
+        addExpectedMailboxes(group.at("addresses").as_array(), want);
+      }
+    }
+    Result<auth::AddressList> parsed = auth::parseAddressList(unfold(fieldValue(raw)));
+    if (!parsed) {
+      suite.record(std::to_string(i), false,
+                   shown(raw) + ": refused (" + parsed.error().message + "), expected " +
+                       describe(want, want_groups));
+      continue;
+    }
+    std::vector<ExpectedMailbox> have;
+    for (const auth::Mailbox& mailbox : parsed->mailboxes) {
+      have.push_back({mailbox.display_name, mailbox.local_part + "@" + mailbox.domain});
+    }
+    bool same = have.size() == want.size() && parsed->groups == want_groups;
+    for (std::size_t m = 0; same && m < have.size(); ++m) {
+      const bool commented_name = !parsed->comments.empty() && !have[m].name.empty() &&
+                                  want[m].name.starts_with(have[m].name + " (");
+      same = (have[m].name == want[m].name || commented_name) &&
+             have[m].address == want[m].address;
+    }
+    suite.record(std::to_string(i), same,
+                 shown(raw) + ": " + describe(have, parsed->groups) + ", expected " +
+                     describe(want, want_groups));
   }
 }
 
