@@ -37,13 +37,10 @@ std::optional<ReportUri> parseReportUri(std::string_view uri);
 
 // RFC 7489 7.1: a report for `policy_domain` may go to a mailbox in another organizational
 // domain only if <policy_domain>._report._dmarc.<destination domain> has a TXT record starting
-// "v=DMARC1". Same organizational domain: true without a lookup.
-bool reportDestinationAllowed(dns::Resolver& resolver, const PublicSuffixList& suffixes,
-                              std::string_view policy_domain, std::string_view destination);
-
-// The same check with its reason, for the log line of a refused destination. `destination` is
-// the domain of the rua address; `same_organization` says whether its organizational domain is
-// the policy domain's (the caller asks the Public Suffix List).
+// "v=DMARC1"; same organization: allowed without a lookup. The reason goes in the log line of a
+// refused destination. `destination` is the domain of the rua address; `same_organization` says
+// whether its organizational domain is the policy domain's (the caller asks the Public Suffix
+// List).
 struct DestinationCheck {
   bool allowed = false;
   std::string reason;  // why not, in words; for allowed ones how ("same organization", ...)
