@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <tuple>
 
 #include "auth/dkim_canonical.h"
 #include "auth/dkim_key_record.h"
@@ -54,22 +55,6 @@ bool isDomainName(std::string_view name) {
 
 bool isDigits(std::string_view text) {
   return parseDkimNumber(text, 20).has_value();
-}
-
-// c= (RFC 6376 3.5): "header[/body]", the body simple when absent.
-std::optional<std::pair<Canonicalization, Canonicalization>> parseCanonicalization(
-    std::string_view text) {
-  auto named = [](std::string_view name) -> std::optional<Canonicalization> {
-    if (name == "simple") return Canonicalization::simple;
-    if (name == "relaxed") return Canonicalization::relaxed;
-    return std::nullopt;
-  };
-  const std::size_t slash = text.find('/');
-  auto header = named(text.substr(0, slash));
-  auto body = slash == std::string_view::npos ? std::optional(Canonicalization::simple)
-                                              : named(text.substr(slash + 1));
-  if (!header || !body) return std::nullopt;
-  return std::make_pair(*header, *body);
 }
 
 // One ARC set as found in the header: its three fields and the parsed tags of the two
@@ -157,9 +142,9 @@ CollectedChain collectChain(const std::vector<mime::HeaderField>& fields, unsign
 // a= of an ARC signature: the DKIM algorithms of RFC 8463 / RFC 8301 that are not deprecated
 // (RFC 8617 4.1.2 and 4.1.3 use DKIM's a=; rsa-sha1 has been unacceptable since RFC 8301).
 std::optional<DkimAlgorithm> signatureAlgorithm(std::string_view name) {
-  if (name == "rsa-sha256") return DkimAlgorithm::rsa_sha256;
-  if (name == "ed25519-sha256") return DkimAlgorithm::ed25519_sha256;
-  return std::nullopt;
+  auto algorithm = dkimAlgorithmNamed(name);
+  if (algorithm == DkimAlgorithm::rsa_sha1) return std::nullopt;
+  return algorithm;
 }
 
 std::optional<std::string> decodeBase64(std::string_view text) {
@@ -192,10 +177,9 @@ class Validator {
     Canonicalization header_canonicalization = Canonicalization::simple;
     Canonicalization body_canonicalization = Canonicalization::simple;
     if (auto c = findTag(tags, "c")) {
-      auto parsed = parseCanonicalization(*c);
+      auto parsed = parseCanonicalizationTag(*c);
       if (!parsed) return "ARC-Message-Signature c= is not valid";
-      header_canonicalization = parsed->first;
-      body_canonicalization = parsed->second;
+      std::tie(header_canonicalization, body_canonicalization) = *parsed;
     }
     if (auto t = findTag(tags, "t"); t && !isDigits(*t)) {
       return "ARC-Message-Signature t= is not a number";
@@ -394,10 +378,6 @@ ExistingChain scanExistingChain(const std::vector<mime::HeaderField>& fields) {
   return existing;
 }
 
-std::string algorithmName(DkimAlgorithm algorithm) {
-  return algorithm == DkimAlgorithm::ed25519_sha256 ? "ed25519-sha256" : "rsa-sha256";
-}
-
 // The text after "authserv-id;" must stay inside the field: every line break continues it.
 bool staysInField(std::string_view text) {
   for (std::size_t index = 0; index < text.size(); ++index) {
@@ -497,7 +477,7 @@ Result<std::string> sealArc(std::string_view message, const ArcValidation& valid
   const std::string instance_text = std::to_string(instance);
   const std::string timestamp = std::to_string(
       std::chrono::duration_cast<std::chrono::seconds>(options.now.time_since_epoch()).count());
-  const std::string algorithm = algorithmName(key.algorithm());
+  const std::string algorithm(dkimAlgorithmName(key.algorithm()));
 
   std::string_view payload = trimFoldingWhitespace(options.authentication_results);
   std::string results = std::string(kResultsName) + ": i=" + instance_text + "; " +

@@ -54,10 +54,6 @@ Result<void> checkNames(const std::string& domain, const std::string& selector) 
   return {};
 }
 
-std::string_view canonicalizationName(Canonicalization canonicalization) {
-  return canonicalization == Canonicalization::relaxed ? "relaxed" : "simple";
-}
-
 // Writes tags into a DKIM-Signature field folded at whitespace the tag syntax allows, so no
 // line passes 78 columns (continuation lines start with one space).
 class FoldedField {
@@ -395,12 +391,11 @@ Result<std::string> signDkim(std::string_view message, const DkimKey& key,
                             message.substr(mime::bodyOffset(message)), false, std::nullopt);
   if (!body_hash) return body_hash.error();
 
-  const bool ed25519 = key.algorithm() == DkimAlgorithm::ed25519_sha256;
   const auto timestamp =
       std::chrono::duration_cast<std::chrono::seconds>(options.now.time_since_epoch()).count();
   FoldedField field;
   field.whole("v", "1");
-  field.whole("a", ed25519 ? "ed25519-sha256" : "rsa-sha256");
+  field.whole("a", dkimAlgorithmName(key.algorithm()));
   field.whole("c", std::string(canonicalizationName(options.header_canonicalization)) + "/" +
                        std::string(canonicalizationName(options.body_canonicalization)));
   field.whole("d", key.domain());

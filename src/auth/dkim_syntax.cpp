@@ -49,4 +49,45 @@ std::optional<std::uint64_t> parseDkimNumber(std::string_view text, std::size_t 
   return value;
 }
 
+std::optional<DkimAlgorithm> dkimAlgorithmNamed(std::string_view name) {
+  if (name == "rsa-sha256") return DkimAlgorithm::rsa_sha256;
+  if (name == "ed25519-sha256") return DkimAlgorithm::ed25519_sha256;
+  if (name == "rsa-sha1") return DkimAlgorithm::rsa_sha1;
+  return std::nullopt;
+}
+
+std::string_view dkimAlgorithmName(DkimAlgorithm algorithm) {
+  switch (algorithm) {
+    case DkimAlgorithm::rsa_sha256: return "rsa-sha256";
+    case DkimAlgorithm::ed25519_sha256: return "ed25519-sha256";
+    case DkimAlgorithm::rsa_sha1: return "rsa-sha1";
+  }
+  return "rsa-sha256";
+}
+
+namespace {
+
+Result<Canonicalization> canonicalizationNamed(std::string_view name) {
+  if (name == "simple") return Canonicalization::simple;
+  if (name == "relaxed") return Canonicalization::relaxed;
+  return makeError("syntax", "unknown canonicalization " + std::string(name));
+}
+
+}  // namespace
+
+Result<std::pair<Canonicalization, Canonicalization>> parseCanonicalizationTag(
+    std::string_view text) {
+  const std::size_t slash = text.find('/');
+  auto header = canonicalizationNamed(trim(text.substr(0, slash)));
+  if (!header) return header.error();
+  if (slash == std::string_view::npos) return std::make_pair(*header, Canonicalization::simple);
+  auto body = canonicalizationNamed(trim(text.substr(slash + 1)));
+  if (!body) return body.error();
+  return std::make_pair(*header, *body);
+}
+
+std::string_view canonicalizationName(Canonicalization canonicalization) {
+  return canonicalization == Canonicalization::relaxed ? "relaxed" : "simple";
+}
+
 }  // namespace bulwark::auth

@@ -6,6 +6,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+
+#include "auth/dkim.h"
+#include "common/result.h"
 
 namespace bulwark::auth {
 
@@ -18,6 +22,17 @@ std::optional<std::string> decodeDkimQuotedPrintable(std::string_view text);
 
 // 1 to `max_digits` decimal digits; values beyond 64 bits saturate (a longer l= than any body).
 std::optional<std::uint64_t> parseDkimNumber(std::string_view text, std::size_t max_digits);
+
+// a= names (RFC 6376 3.3, RFC 8463): rsa-sha256, ed25519-sha256 and rsa-sha1 (callers decide
+// whether they accept it, RFC 8301); nullopt for any other.
+std::optional<DkimAlgorithm> dkimAlgorithmNamed(std::string_view name);
+std::string_view dkimAlgorithmName(DkimAlgorithm algorithm);
+
+// c= (RFC 6376 3.5): "header[/body]", each "simple" or "relaxed", the body simple when absent;
+// the error names the unknown part.
+Result<std::pair<Canonicalization, Canonicalization>> parseCanonicalizationTag(
+    std::string_view text);
+std::string_view canonicalizationName(Canonicalization canonicalization);
 
 // trimFoldingWhitespace and isFoldingWhitespace are in common/strings.h.
 

@@ -3,6 +3,7 @@
 // are untrusted; nothing here throws or copies the body (it is hashed in place, once per
 // canonicalisation, l= and hash combination).
 #include <optional>
+#include <tuple>
 
 #include "auth/dkim.h"
 #include "auth/dkim_canonical.h"
@@ -73,12 +74,6 @@ struct Verification {
   }
 };
 
-Result<Canonicalization> canonicalizationNamed(std::string_view name) {
-  if (name == "simple") return Canonicalization::simple;
-  if (name == "relaxed") return Canonicalization::relaxed;
-  return makeError("syntax", "unknown canonicalization " + std::string(name));
-}
-
 // Parses and checks the tags; fills what the result reports (d=, s=, i=, a=, b= prefix) as it
 // goes, so even a permerror names the signer where it can.
 // The tags of RFC 6376 3.5 that verification reads, found in one pass over the list.
@@ -139,15 +134,9 @@ Result<SignatureTags> checkTags(std::string_view value, const DkimVerifyOptions&
       return makeError("syntax", std::string("required tag ") + required + "= is missing");
     }
   }
-  if (result.algorithm == "rsa-sha256") {
-    signature.algorithm = DkimAlgorithm::rsa_sha256;
-  } else if (result.algorithm == "ed25519-sha256") {
-    signature.algorithm = DkimAlgorithm::ed25519_sha256;
-  } else if (result.algorithm == "rsa-sha1") {
-    signature.algorithm = DkimAlgorithm::rsa_sha1;
-  } else {
-    return makeError("unsupported", "unknown algorithm " + result.algorithm);
-  }
+  auto algorithm = dkimAlgorithmNamed(result.algorithm);
+  if (!algorithm) return makeError("unsupported", "unknown algorithm " + result.algorithm);
+  signature.algorithm = *algorithm;
   if (!isDkimDomainName(result.domain, true)) {
     return makeError("syntax", "d=" + result.domain + " is not a domain name");
   }
@@ -155,16 +144,9 @@ Result<SignatureTags> checkTags(std::string_view value, const DkimVerifyOptions&
     return makeError("syntax", "s=" + result.selector + " is not a selector");
   }
   if (auto canonicalization = tags.c) {
-    std::string_view text = *canonicalization;
-    std::size_t slash = text.find('/');
-    auto header = canonicalizationNamed(trim(text.substr(0, slash)));
-    auto body = slash == std::string_view::npos
-                    ? Result<Canonicalization>(Canonicalization::simple)
-                    : canonicalizationNamed(trim(text.substr(slash + 1)));
-    if (!header) return header.error();
-    if (!body) return body.error();
-    signature.header_canonicalization = *header;
-    signature.body_canonicalization = *body;
+    auto parsed = parseCanonicalizationTag(*canonicalization);
+    if (!parsed) return parsed.error();
+    std::tie(signature.header_canonicalization, signature.body_canonicalization) = *parsed;
   }
   if (auto query = tags.q) {
     bool dns_txt = false;

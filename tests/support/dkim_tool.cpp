@@ -10,6 +10,7 @@
 //       answered through a FakeResolver (names absent from it are NXDOMAIN)
 // Test-only: the inputs are the test's own files.
 #include "auth/dkim.h"
+#include "auth/dkim_syntax.h"
 #include "support/fake_resolver.h"
 
 #include <fstream>
@@ -17,6 +18,7 @@
 #include <iterator>
 #include <map>
 #include <string>
+#include <tuple>
 
 namespace {
 
@@ -30,17 +32,6 @@ int usage() {
                "       dkim_tool record --key FILE --domain D --selector S\n"
                "       dkim_tool verify --records FILE < message\n";
   return 2;
-}
-
-bool parseCanonicalization(const std::string& text, bulwark::auth::Canonicalization& result) {
-  if (text == "simple") {
-    result = bulwark::auth::Canonicalization::simple;
-  } else if (text == "relaxed") {
-    result = bulwark::auth::Canonicalization::relaxed;
-  } else {
-    return false;
-  }
-  return true;
 }
 
 bulwark::Result<bulwark::auth::DkimKey> loadKey(std::map<std::string, std::string>& options) {
@@ -72,12 +63,9 @@ int sign(std::map<std::string, std::string>& options, const std::string& message
   }
   bulwark::auth::DkimSignOptions sign_options;
   if (options.count("--canonicalization")) {
-    const std::string& text = options["--canonicalization"];
-    auto slash = text.find('/');
-    if (slash == std::string::npos ||
-        !parseCanonicalization(text.substr(0, slash), sign_options.header_canonicalization) ||
-        !parseCanonicalization(text.substr(slash + 1), sign_options.body_canonicalization))
-      return usage();
+    auto parsed = bulwark::auth::parseCanonicalizationTag(options["--canonicalization"]);
+    if (!parsed) return usage();
+    std::tie(sign_options.header_canonicalization, sign_options.body_canonicalization) = *parsed;
   }
   auto field = bulwark::auth::signDkim(message, *key, sign_options);
   if (!field) {
