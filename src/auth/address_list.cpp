@@ -5,6 +5,7 @@
 
 #include "auth/header_lexer.h"
 #include "common/strings.h"
+#include "mime/encoded_word.h"
 
 #include <algorithm>
 #include <optional>
@@ -15,41 +16,6 @@ namespace {
 // atext (RFC 5322 3.2.3) and UTF8-non-ascii (RFC 6532 3.2).
 bool isWordCharacter(char character) {
   return static_cast<unsigned char>(character) >= 0x80 || isAtext(character);
-}
-
-int base64Value(char character) {
-  if (character >= 'A' && character <= 'Z') return character - 'A';
-  if (character >= 'a' && character <= 'z') return character - 'a' + 26;
-  if (character >= '0' && character <= '9') return character - '0' + 52;
-  if (character == '+') return 62;
-  if (character == '/') return 63;
-  return -1;
-}
-
-std::optional<std::string> decodeBase64(std::string_view text) {
-  std::string out;
-  unsigned buffer = 0;
-  int bits = 0;
-  for (char character : text) {
-    if (character == '=') break;
-    int value = base64Value(character);
-    if (value < 0) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<unsigned>(value);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buffer >> bits) & 0xff);
-    }
-  }
-  return out;
-}
-
-// The "Q" encoding (RFC 2047 4.2): '_' is a space, "=XX" a byte. An '_' never stands inside an
-// "=XX", so replacing it first is the same as decoding left to right.
-std::optional<std::string> decodeQ(std::string_view text) {
-  std::string spaced(text);
-  std::replace(spaced.begin(), spaced.end(), '_', ' ');
-  return decodeHexEscapes(spaced, '=');
 }
 
 // Charsets whose encoded bytes do not show ASCII as ASCII: an '@' in them is invisible to a
@@ -63,29 +29,18 @@ bool isOpaqueCharset(std::string_view charset) {
   return false;
 }
 
-struct EncodedWord {
+struct DecodedWord {
   std::size_t length = 0;  // bytes of "=?...?=" in the input
-  std::string decoded;
+  std::string decoded;     // octets, in the word's charset: an '@' in them is what a reader may see
   bool opaque = false;
 };
 
 // The encoded-word starting at `text` (which starts with "=?"), or nullopt if it is not one.
-std::optional<EncodedWord> readEncodedWord(std::string_view text) {
-  std::size_t charset_end = text.find('?', 2);
-  if (charset_end == std::string_view::npos || charset_end == 2) return std::nullopt;
-  if (charset_end + 2 >= text.size() || text[charset_end + 2] != '?') return std::nullopt;
-  char encoding = text[charset_end + 1];
-  std::size_t start = charset_end + 3;
-  std::size_t end = text.find("?=", start);
-  if (end == std::string_view::npos) return std::nullopt;
-  std::string_view encoded = text.substr(start, end - start);
-  if (encoded.find_first_of(" \t") != std::string_view::npos) return std::nullopt;
-  std::optional<std::string> decoded;
-  if (encoding == 'b' || encoding == 'B') decoded = decodeBase64(encoded);
-  if (encoding == 'q' || encoding == 'Q') decoded = decodeQ(encoded);
-  if (!decoded) return std::nullopt;
-  return EncodedWord{end + 2, std::move(*decoded),
-                     isOpaqueCharset(text.substr(2, charset_end - 2))};
+// Decoded whatever its charset: a client may show even an unknown one as ASCII.
+std::optional<DecodedWord> readEncodedWord(std::string_view text) {
+  std::optional<mime::EncodedWord> word = mime::readEncodedWord(text, 0);
+  if (!word) return std::nullopt;
+  return DecodedWord{word->length, std::move(word->bytes), isOpaqueCharset(word->charset)};
 }
 
 class Parser : private HeaderLexer {
@@ -337,7 +292,7 @@ std::string decodeEncodedWords(std::string_view text, bool* opaque_charset) {
   bool after_encoded_word = false;
   while (position < text.size()) {
     if (text.substr(position).starts_with("=?")) {
-      if (std::optional<EncodedWord> word = readEncodedWord(text.substr(position))) {
+      if (std::optional<DecodedWord> word = readEncodedWord(text.substr(position))) {
         if (word->opaque && opaque_charset != nullptr) *opaque_charset = true;
         out += word->decoded;
         position += word->length;

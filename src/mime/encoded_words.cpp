@@ -3,6 +3,7 @@
 // is untrusted: a word that is not well formed, or whose charset is unknown, stays as written.
 // Linear in the input.
 #include "mime/charset_conversion.h"
+#include "mime/encoded_word.h"
 #include "mime/mime_message.h"
 
 #include <cctype>
@@ -79,42 +80,6 @@ std::optional<std::string> decodeQuotedWord(std::string_view text) {
   return out;
 }
 
-struct EncodedWord {
-  std::size_t length = 0;  // bytes of the value the word spans, "=?" to "?="
-  std::string charset;     // without an RFC 2231 language suffix
-  std::string bytes;       // decoded octets, in `charset`
-};
-
-// The encoded word starting at `value[at]` ("=?"), or nullopt when none starts there.
-std::optional<EncodedWord> readEncodedWord(std::string_view value, std::size_t at) {
-  std::size_t charset_start = at + 2;
-  std::size_t charset_end = value.find('?', charset_start);
-  if (charset_end == std::string_view::npos || charset_end == charset_start) return std::nullopt;
-  std::string_view charset = value.substr(charset_start, charset_end - charset_start);
-  for (char c : charset) {
-    if (isWhitespace(c) || c == '=' || static_cast<unsigned char>(c) < 0x21 ||
-        static_cast<unsigned char>(c) > 0x7E) {
-      return std::nullopt;
-    }
-  }
-  if (charset_end + 2 >= value.size() || value[charset_end + 2] != '?') return std::nullopt;
-  char encoding =
-      static_cast<char>(std::toupper(static_cast<unsigned char>(value[charset_end + 1])));
-  if (encoding != 'B' && encoding != 'Q') return std::nullopt;
-  std::size_t text_start = charset_end + 3;
-  std::size_t text_end = value.find("?=", text_start);
-  if (text_end == std::string_view::npos) return std::nullopt;
-  std::string_view text = value.substr(text_start, text_end - text_start);
-  // Another word's start inside the text means this one was never closed.
-  if (text.find("=?") != std::string_view::npos) return std::nullopt;
-  std::optional<std::string> bytes =
-      encoding == 'B' ? decodeBase64Word(text) : decodeQuotedWord(text);
-  if (!bytes) return std::nullopt;
-  std::string_view name = charset.substr(0, charset.find('*'));  // RFC 2231 5: "*language"
-  if (name.empty() || !isKnownCharset(name)) return std::nullopt;
-  return EncodedWord{text_end + 2 - at, std::string(name), std::move(*bytes)};
-}
-
 // Folding (RFC 5322 2.2.3) removed: the whitespace around each fold becomes one '\n' marker
 // (a space in the text, nothing inside an encoded word). Whitespace that is not at a fold is kept.
 std::string unfold(std::string_view value) {
@@ -149,6 +114,36 @@ void appendPlain(std::string& out, std::string_view text) {
 
 }  // namespace
 
+std::optional<EncodedWord> readEncodedWord(std::string_view value, std::size_t at) {
+  std::size_t charset_start = at + 2;
+  std::size_t charset_end = value.find('?', charset_start);
+  if (charset_end == std::string_view::npos || charset_end == charset_start) return std::nullopt;
+  std::string_view charset = value.substr(charset_start, charset_end - charset_start);
+  for (char c : charset) {
+    if (isWhitespace(c) || c == '=' || static_cast<unsigned char>(c) < 0x21 ||
+        static_cast<unsigned char>(c) > 0x7E) {
+      return std::nullopt;
+    }
+  }
+  if (charset_end + 2 >= value.size() || value[charset_end + 2] != '?') return std::nullopt;
+  char encoding =
+      static_cast<char>(std::toupper(static_cast<unsigned char>(value[charset_end + 1])));
+  if (encoding != 'B' && encoding != 'Q') return std::nullopt;
+  std::size_t text_start = charset_end + 3;
+  std::size_t text_end = value.find("?=", text_start);
+  if (text_end == std::string_view::npos) return std::nullopt;
+  std::string_view text = value.substr(text_start, text_end - text_start);
+  // Another word's start inside the text means this one was never closed.
+  if (text.find("=?") != std::string_view::npos) return std::nullopt;
+  std::optional<std::string> bytes =
+      encoding == 'B' ? decodeBase64Word(text) : decodeQuotedWord(text);
+  if (!bytes) return std::nullopt;
+  std::string_view name = charset.substr(0, charset.find('*'));  // RFC 2231 5: "*language"
+  if (name.empty()) return std::nullopt;
+  return EncodedWord{text_end + 2 - at, std::string(name), std::move(*bytes),
+                     isKnownCharset(name)};
+}
+
 std::string decodeHeaderText(std::string_view raw_value) {
   std::string value = unfold(raw_value);
   std::string out;
@@ -169,7 +164,8 @@ std::string decodeHeaderText(std::string_view raw_value) {
     std::size_t candidate = value.find("=?", i);
     if (candidate == std::string::npos) break;
     std::optional<EncodedWord> word = readEncodedWord(value, candidate);
-    if (!word) {
+    // A word in a charset we cannot convert stays as written.
+    if (!word || !word->known_charset) {
       i = candidate + 1;
       continue;
     }
