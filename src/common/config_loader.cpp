@@ -1288,8 +1288,8 @@ class Loader {
       } else if (!isSelector(*seal_selector)) {
         report(*table.get("arc_seal_selector"),
                path + ".arc_seal_selector: " + inQuotes(*seal_selector) +
-                   " is not a selector; use letters, digits, '-' and '.' (as in bulwark dkim "
-                   "keygen)");
+                   " is not a selector; use dot-separated labels of up to 63 letters, digits "
+                   "and inner '-' (as bulwark dkim keygen accepts)");
       } else {
         settings.arc_seal_domain = asciiLower(*seal_domain);
         settings.arc_seal_selector = *seal_selector;
@@ -1343,13 +1343,18 @@ class Loader {
     }
   }
 
-  // A DKIM selector (RFC 6376 3.1): dot-separated labels of letters, digits and '-'.
+  // A DKIM selector (RFC 6376 3.1): dot-separated labels of letters, digits and '-' (not at a
+  // label's ends), each 1 to 63 characters. The same rule as auth::isDkimDomainName(name, false),
+  // which DkimKey applies when the keyring loads <selector>.key: a selector it refuses would
+  // leave the server without its sealing key, so the configuration must refuse it too.
   static bool isSelector(std::string_view text) {
-    if (text.empty() || text.size() > 63 || text.front() == '.' || text.back() == '.') {
-      return false;
-    }
-    return std::all_of(text.begin(), text.end(), [](char c) {
-      return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+    if (text.empty() || text.size() > 253) return false;
+    const std::vector<std::string_view> labels = split(text, '.');
+    return std::all_of(labels.begin(), labels.end(), [](std::string_view label) {
+      return !label.empty() && label.size() <= 63 && label.front() != '-' &&
+             label.back() != '-' && std::all_of(label.begin(), label.end(), [](char c) {
+               return std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+             });
     });
   }
 

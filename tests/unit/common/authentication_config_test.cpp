@@ -77,6 +77,18 @@ TEST(AuthenticationConfig, BadValuesNameTheFix) {
                 "arc_seal_domain and arc_seal_selector go together");
   expectProblem("[authentication]\narc_seal_domain = \"example.com\"\narc_seal_selector = \"a b\"\n",
                 3, 21, "is not a selector");
+  // The keyring loads only keys whose selector DkimKey accepts: the configuration refuses the
+  // rest rather than leave the server looking for a key it can never load.
+  const std::string sealing = "[authentication]\narc_seal_domain = \"example.com\"\n";
+  for (const std::string& selector :
+       std::vector<std::string>{"arc_1", "a..b", "-arc", "arc-", ".arc", std::string(64, 'a')}) {
+    expectProblem(sealing + "arc_seal_selector = \"" + selector + "\"\n", 3, 21,
+                  "is not a selector");
+  }
+  for (const std::string& selector :
+       std::vector<std::string>{"20260101", "arc.2026", std::string(63, 'a')}) {
+    EXPECT_TRUE(load(sealing + "arc_seal_selector = \"" + selector + "\"\n").ok()) << selector;
+  }
   expectProblem("[authentication]\ntrusted_arc_sealers = [\"*.example.org\"]\n", 2, 24,
                 "trusted_arc_sealers[1]");
   expectProblem("[authentication]\ndmarc_policy = \"reject\"\n", 2, 1, "unknown key");

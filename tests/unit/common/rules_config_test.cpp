@@ -60,6 +60,7 @@ TEST(RulesConfig, BadValuesNameTheFix) {
                 "use one of quarantine, reject, deliver");
   expectProblem("[rules]\nmime_max_depth = 0\n", 2, 18, "mime_max_depth");
   expectProblem("[rules]\nmime_max_depth = 101\n", 2, 18, "mime_max_depth");
+  expectProblem("[rules]\nmime_max_parts = 0\n", 2, 18, "mime_max_parts");
   expectProblem("[rules]\nmime_max_parts = 100001\n", 2, 18, "mime_max_parts");
   expectProblem("[rules]\ninternal_domains = [\"not a domain\"]\n", 2, 21, "internal_domains[1]");
   expectProblem("[rules]\nfiles = [\"\"]\n", 2, 10, "cannot be empty");

@@ -300,5 +300,38 @@ TEST_F(SigningStageTest, ForwardedMailFromOutsideIsArcSealedWhenConfigured) {
   EXPECT_EQ(fieldCount(local.data, "ARC-Seal"), 0u) << "stored here: not forwarded";
 }
 
+TEST_F(SigningStageTest, PassingArcChainOfATrustedSealerOverridesADmarcFailure) {
+  // A forwarder (example.test) seals mail from reject.test that fails DMARC at the next hop
+  // (SPF -all, no signature): RFC 8617 7.2 lets a trusted sealer vouch for it.
+  config_.authentication.arc_seal_domain = "example.test";
+  config_.authentication.arc_seal_selector = "s1";
+  MessageContext forwarded = inbound("reject.test");
+  forwarded.forwarded = true;
+  SigningStage(config_, resolver_, keyring_).process(forwarded);
+  ASSERT_EQ(fieldCount(forwarded.data, "ARC-Seal"), 1u);
+  for (const auto& key : keyring_->keysFor("example.test")) {
+    resolver_.txt_records[key.selector() + "._domainkey.example.test"] = {key.dnsRecord()};
+  }
+
+  MessageContext untrusted = inbound("reject.test");
+  untrusted.data = forwarded.data;
+  EXPECT_EQ(run(untrusted).kind, Verdict::Kind::reject) << "no sealer is trusted by default";
+  ASSERT_TRUE(untrusted.arc);
+  EXPECT_EQ(untrusted.arc->result, auth::ArcResult::pass);
+
+  config_.authentication.trusted_arc_sealers = {"other.test", "EXAMPLE.test"};
+  MessageContext trusted = inbound("reject.test");
+  trusted.data = forwarded.data;
+  EXPECT_EQ(run(trusted).kind, Verdict::Kind::proceed);
+  ASSERT_TRUE(trusted.dmarc);
+  EXPECT_EQ(trusted.dmarc->result, auth::DmarcResult::fail) << "recorded as it is";
+  EXPECT_EQ(trusted.trace_notes.back(), "dmarc_override=arc:EXAMPLE.test");
+
+  config_.authentication.trusted_arc_sealers = {"other.test"};
+  MessageContext other = inbound("reject.test");
+  other.data = forwarded.data;
+  EXPECT_EQ(run(other).kind, Verdict::Kind::reject) << "only the newest seal's domain counts";
+}
+
 }  // namespace
 }  // namespace bulwark::pipeline
