@@ -78,12 +78,7 @@ pipeline::MessageContext contextFrom(const Config& config, smtp::Transaction& tr
   context.sender = transaction.sender;
   for (const auto& recipient : transaction.recipients) {
     context.recipients.push_back(recipient.address);
-    // Anything not stored in a Maildir here goes on to another MTA (a remote domain, or a
-    // local domain's mailbox server): "forwarded" for ARC.
-    const std::size_t at = recipient.address.rfind('@');
-    const LocalDomain* local =
-        at == std::string::npos ? nullptr : config.localDomain(recipient.address.substr(at + 1));
-    if (local == nullptr || local->delivery != "maildir") context.forwarded = true;
+    if (!config.storedHere(recipient.address)) context.forwarded = true;
   }
   context.client_address = transaction.session.client_address;
   context.helo = transaction.session.helo;

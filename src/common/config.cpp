@@ -19,6 +19,13 @@ const LocalDomain* Config::localDomain(std::string_view domain) const {
   return nullptr;
 }
 
+bool Config::storedHere(std::string_view address) const {
+  const std::size_t at = address.rfind('@');
+  if (at == std::string_view::npos) return false;
+  const LocalDomain* local = localDomain(address.substr(at + 1));
+  return local != nullptr && local->delivery == "maildir";
+}
+
 namespace {
 
 bool listed(const std::vector<std::string>& domains, std::string_view domain) {

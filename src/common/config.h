@@ -225,6 +225,9 @@ struct Config {
   }
   bool isLocalDomain(std::string_view domain) const;
   const LocalDomain* localDomain(std::string_view domain) const;  // null when not local
+  // True when mail for `address` is stored in a Maildir here; false when it goes on to another
+  // MTA (a remote domain, or a local domain's mailbox server): such mail is forwarded (ARC).
+  bool storedHere(std::string_view address) const;
 };
 
 // The embedded default of DESIGN.md "Configuration", as TOML text, so that it is loaded and

@@ -274,10 +274,7 @@ Verdict RulesStage::apply(MessageContext& context, const policy::Evaluation& eva
   // The recipients may have changed: a copy that now leaves this machine makes the message
   // forwarded, so the signing stage ARC-seals it (RFC 8617 5.1).
   for (const auto& recipient : context.recipients) {
-    const std::size_t at = recipient.rfind('@');
-    const LocalDomain* local =
-        at == std::string::npos ? nullptr : config_.localDomain(recipient.substr(at + 1));
-    if (local == nullptr || local->delivery != "maildir") context.forwarded = true;
+    if (!config_.storedHere(recipient)) context.forwarded = true;
   }
   if (changes.quarantine) return Verdict::quarantine(by + ": " + *changes.quarantine);
   return Verdict::proceed();

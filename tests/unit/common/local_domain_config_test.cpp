@@ -22,6 +22,17 @@ TEST(LocalDomainConfig, MaildirStaysTheDefault) {
   EXPECT_EQ(local.tls, TlsLevel::none);
 }
 
+TEST(LocalDomainConfig, OnlyMaildirDomainsAreStoredHere) {
+  const ConfigLoad result = load(
+      "[[local_domain]]\nname = \"box.example\"\n"
+      "[[local_domain]]\nname = \"tcp.example\"\ndelivery = \"lmtp\"\nhost = \"127.0.0.1:24\"\n");
+  ASSERT_TRUE(result.ok()) << formatProblems("test.toml", result.problems);
+  EXPECT_TRUE(result.config.storedHere("alice@BOX.example"));
+  EXPECT_FALSE(result.config.storedHere("alice@tcp.example")) << "its mailbox server is another MTA";
+  EXPECT_FALSE(result.config.storedHere("alice@remote.example"));
+  EXPECT_FALSE(result.config.storedHere("no-domain"));
+}
+
 TEST(LocalDomainConfig, LmtpAndSmtpMailboxServers) {
   const ConfigLoad result = load(
       "[[local_domain]]\nname = \"tcp.example\"\ndelivery = \"lmtp\"\nhost = \"127.0.0.1:24\"\n"
