@@ -132,16 +132,6 @@ std::vector<std::string> addressesOfFields(std::string_view message, std::string
 }
 
 // The RFC5322.From address: one From field holding one mailbox, else "" (none or ambiguous).
-std::string singleFromAddress(std::string_view message) {
-  int fields = 0;
-  for (const mime::HeaderField& field : mime::headerFields(message)) {
-    if (equalsIgnoreCase(field.name, "From")) ++fields;
-  }
-  if (fields != 1) return "";
-  std::vector<std::string> addresses = addressesOfFields(message, "From");
-  return addresses.size() == 1 ? addresses.front() : "";
-}
-
 bool isIpAddress(const std::string& text) {
   unsigned char buffer[16];
   return ::inet_pton(AF_INET, text.c_str(), buffer) == 1 ||
@@ -580,7 +570,7 @@ int runRulesTest(const RulesTestOptions& options) {
   const mime::ParsedMessage parsed = mime::parseMessage(*message, limits);
   const policy::Organisation organisation = organisationOf(config);
   policy::MessageFacts facts;
-  facts.from_address = singleFromAddress(*message);
+  facts.from_address = pipeline::RulesStage::fromAddress(*message);
   facts.sender = options.sender ? envelopeAddress(*options.sender) : facts.from_address;
   if (options.recipients.empty()) {
     facts.recipients = addressesOfFields(*message, "To");
@@ -637,11 +627,8 @@ int runRulesTest(const RulesTestOptions& options) {
   context.spam = facts.spam;
   context.classification = facts.classification;
   if (!outcome.unreadable.empty() && config.rules.unparseable_action != "deliver") {
-    outcome.verdict = config.rules.unparseable_action == "reject"
-                          ? pipeline::Verdict::reject(
-                                smtp::Reply{554, "5.6.0", {"Message content could not be parsed"}},
-                                "rules: " + outcome.unreadable)
-                          : pipeline::Verdict::quarantine("rules: " + outcome.unreadable);
+    outcome.verdict = pipeline::RulesStage::unparseableVerdict(config.rules.unparseable_action,
+                                                               outcome.unreadable);
   } else {
     const pipeline::RulesStage stage(config, rules.rules, organisation);
     outcome.verdict = stage.apply(context, evaluation);

@@ -2,6 +2,7 @@
 // 4.2 "Q", 6.2 adjacent words; RFC 2231 5 language suffix; RFC 5322 2.2.3 unfolding). The value
 // is untrusted: a word that is not well formed, or whose charset is unknown, stays as written.
 // Linear in the input.
+#include "common/strings.h"
 #include "mime/charset_conversion.h"
 #include "mime/encoded_word.h"
 #include "mime/mime_message.h"
@@ -13,13 +14,6 @@ namespace bulwark::mime {
 namespace {
 
 bool isWhitespace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
 
 int base64Value(char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
@@ -61,23 +55,12 @@ std::optional<std::string> decodeBase64Word(std::string_view text) {
 // RFC 2047 4.2: "_" is a space, "=XX" an octet. A fold inside the word (marked '\n' by
 // unfold()) is skipped; a space the sender wrote inside the word is kept, as readers show it.
 std::optional<std::string> decodeQuotedWord(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    char c = text[i];
-    if (c == '\n') continue;
-    if (c == '_') {
-      out += ' ';
-    } else if (c == '=') {
-      int high = i + 1 < text.size() ? hexValue(text[i + 1]) : -1;
-      int low = i + 2 < text.size() ? hexValue(text[i + 2]) : -1;
-      if (high < 0 || low < 0) return std::nullopt;
-      out += static_cast<char>(high * 16 + low);
-      i += 2;
-    } else {
-      out += c;
-    }
+  std::string spaced;
+  spaced.reserve(text.size());
+  for (char c : text) {
+    if (c != '\n') spaced += c == '_' ? ' ' : c;
   }
-  return out;
+  return decodeHexEscapes(spaced, '=');
 }
 
 // Folding (RFC 5322 2.2.3) removed: the whitespace around each fold becomes one '\n' marker

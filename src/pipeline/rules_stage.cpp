@@ -25,22 +25,6 @@ std::string joined(const std::vector<std::string>& items, std::string_view separ
   return text;
 }
 
-// The RFC5322.From address when the message has exactly one From field with one mailbox.
-std::string fromAddress(std::string_view message) {
-  const mime::HeaderField* from = nullptr;
-  const auto fields = mime::headerFields(message);
-  for (const auto& field : fields) {
-    if (!equalsIgnoreCase(field.name, "From")) continue;
-    if (from != nullptr) return {};  // two From fields: nobody can say which one counts
-    from = &field;
-  }
-  if (from == nullptr) return {};
-  auto list = auth::parseAddressList(mime::unfold(from->value));
-  if (!list || list->mailboxes.size() != 1) return {};
-  const auth::Mailbox& mailbox = list->mailboxes.front();
-  return mailbox.local_part + "@" + asciiLower(mailbox.domain);
-}
-
 // The most favourable result over the signatures: a message with one good signature passes,
 // whatever else it carries (RFC 6376 6.1: each signature is judged on its own).
 std::string bestDkimResult(const std::vector<auth::DkimSignatureResult>& signatures) {
@@ -113,6 +97,21 @@ policy::MessageFacts RulesStage::factsFor(const MessageContext& context,
   return facts;
 }
 
+std::string RulesStage::fromAddress(std::string_view message) {
+  const mime::HeaderField* from = nullptr;
+  const auto fields = mime::headerFields(message);
+  for (const auto& field : fields) {
+    if (!equalsIgnoreCase(field.name, "From")) continue;
+    if (from != nullptr) return {};
+    from = &field;
+  }
+  if (from == nullptr) return {};
+  auto list = auth::parseAddressList(mime::unfold(from->value));
+  if (!list || list->mailboxes.size() != 1) return {};
+  const auth::Mailbox& mailbox = list->mailboxes.front();
+  return mailbox.local_part + "@" + asciiLower(mailbox.domain);
+}
+
 std::string RulesStage::traceNote(const policy::RuleMatch& match) {
   std::string note = "rule=\"" + match.rule + "\"";
   if (match.mode == policy::RuleMode::test) {
@@ -126,16 +125,20 @@ std::string RulesStage::traceNote(const policy::RuleMatch& match) {
   return note;
 }
 
-Verdict RulesStage::unparseable(MessageContext& context, const std::string& reason) const {
-  const std::string& action = config_.rules.unparseable_action;
-  context.note("rules=\"" + reason + "\" unparseable_action=" + action);
-  log::info("{}: rules: {}; unparseable_action={}", context.queue_id, reason, action);
+Verdict RulesStage::unparseableVerdict(std::string_view action, const std::string& reason) {
   if (action == "reject") {
     return Verdict::reject(smtp::Reply{554, "5.6.0", {"Message content could not be parsed"}},
                            "rules: " + reason);
   }
   if (action == "deliver") return Verdict::proceed();
   return Verdict::quarantine("rules: " + reason);
+}
+
+Verdict RulesStage::unparseable(MessageContext& context, const std::string& reason) const {
+  const std::string& action = config_.rules.unparseable_action;
+  context.note("rules=\"" + reason + "\" unparseable_action=" + action);
+  log::info("{}: rules: {}; unparseable_action={}", context.queue_id, reason, action);
+  return unparseableVerdict(action, reason);
 }
 
 std::string RulesStage::unreadableReason(const mime::ParsedMessage& parsed,

@@ -34,6 +34,11 @@ class RulesStage final : public Stage {
                                 const mime::ParsedMessage& parsed) const;
   // The trace note of one rule: `rule="name" mode=enforce matched: ... actions: ...`.
   static std::string traceNote(const policy::RuleMatch& match);
+  // The RFC5322.From address (local part @ lower-case domain) when the message has exactly one
+  // From field holding one mailbox; empty otherwise (nobody can say which address counts).
+  static std::string fromAddress(std::string_view message);
+  // The verdict of [rules] unparseable_action (quarantine, reject or deliver) for `reason`.
+  static Verdict unparseableVerdict(std::string_view action, const std::string& reason);
   // Why the rules cannot read `parsed` safely (no MIME structure at all, or text past a limit
   // they would not see); empty when they can. What [rules] unparseable_action acts on.
   static std::string unreadableReason(const mime::ParsedMessage& parsed,

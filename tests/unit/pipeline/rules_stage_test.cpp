@@ -326,5 +326,23 @@ TEST_F(RulesStageLimitTest, WithinTheLimitNothingHappens) {
   EXPECT_EQ(notes().find("unparseable"), std::string::npos) << notes();
 }
 
+// The From address the rules see, shared with `bulwark rules test`: only an unambiguous one.
+TEST(RulesStageFromAddressTest, OnlyOneFieldWithOneMailboxCounts) {
+  EXPECT_EQ(RulesStage::fromAddress("From: Ann <Ann@Example.COM>\r\n\r\nbody\r\n"),
+            "Ann@example.com");
+  EXPECT_EQ(RulesStage::fromAddress("From: a@example.com\r\nFrom: b@example.net\r\n\r\n"), "");
+  EXPECT_EQ(RulesStage::fromAddress("From: a@example.com, b@example.net\r\n\r\n"), "");
+  EXPECT_EQ(RulesStage::fromAddress("To: a@example.com\r\n\r\n"), "");
+}
+
+TEST(RulesStageUnparseableVerdictTest, EachActionHasItsVerdict) {
+  const Verdict reject = RulesStage::unparseableVerdict("reject", "why");
+  EXPECT_EQ(reject.kind, Verdict::Kind::reject);
+  EXPECT_EQ(reject.reply.code, 554);
+  EXPECT_EQ(reject.reply.enhanced, "5.6.0");
+  EXPECT_EQ(RulesStage::unparseableVerdict("quarantine", "why").kind, Verdict::Kind::quarantine);
+  EXPECT_EQ(RulesStage::unparseableVerdict("deliver", "why").kind, Verdict::Kind::proceed);
+}
+
 }  // namespace
 }  // namespace bulwark::pipeline
